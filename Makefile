@@ -1,0 +1,40 @@
+# Every target bootstraps what it needs: a fresh machine only needs python3 (3.11+) and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup generate check-generated lint typecheck test demo bench wheel clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[dev,cli,fake]'
+	touch $(STAMP)
+
+setup: $(STAMP) ## create .venv with the package (editable) and every extra
+
+generate: $(STAMP) ## regenerate generated/ and the wrapper's spec copy from openapi/
+	$(BIN)/python openapi/regenerate.py
+
+check-generated: $(STAMP) ## fail, naming the files, when generated/ or the spec copy is stale
+	$(BIN)/python openapi/regenerate.py --check
+
+lint: $(STAMP) ## ruff on the hand-written code, mypy --strict on wrapper/
+	$(BIN)/ruff check wrapper contract_tests bench openapi
+	$(BIN)/ruff format --check wrapper contract_tests bench openapi
+	$(BIN)/mypy
+
+test: lint check-generated ## everything CI checks
+	$(BIN)/python -m pytest -n 2 -q contract_tests
+
+demo: $(STAMP) ## the whole flow against the embedded fake server: no key, no network
+	$(BIN)/kie-instrumental demo
+
+bench: $(STAMP) ## benchmarks; writes bench/results.json
+	$(BIN)/python -m bench
+
+wheel: $(STAMP) ## build the wheel and sdist into dist/
+	$(BIN)/python -m build --outdir dist .
+
+clean:
+	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,39 @@
+"""Contains all the data models used in inputs/outputs"""
+
+from .add_instrumental_request import AddInstrumentalRequest
+from .add_instrumental_request_model import AddInstrumentalRequestModel
+from .add_instrumental_request_vocal_gender import AddInstrumentalRequestVocalGender
+from .audio_generated_callback import AudioGeneratedCallback
+from .audio_generated_callback_data import AudioGeneratedCallbackData
+from .callback_track import CallbackTrack
+from .create_task_data import CreateTaskData
+from .create_task_response import CreateTaskResponse
+from .credits_response import CreditsResponse
+from .error_response import ErrorResponse
+from .file_stream_upload_request import FileStreamUploadRequest
+from .file_upload_response import FileUploadResponse
+from .record_info_response import RecordInfoResponse
+from .suno_track import SunoTrack
+from .task_record import TaskRecord
+from .task_result import TaskResult
+from .uploaded_file import UploadedFile
+
+__all__ = (
+    "AddInstrumentalRequest",
+    "AddInstrumentalRequestModel",
+    "AddInstrumentalRequestVocalGender",
+    "AudioGeneratedCallback",
+    "AudioGeneratedCallbackData",
+    "CallbackTrack",
+    "CreateTaskData",
+    "CreateTaskResponse",
+    "CreditsResponse",
+    "ErrorResponse",
+    "FileStreamUploadRequest",
+    "FileUploadResponse",
+    "RecordInfoResponse",
+    "SunoTrack",
+    "TaskRecord",
+    "TaskResult",
+    "UploadedFile",
+)
