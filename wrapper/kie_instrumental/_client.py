@@ -1,0 +1,536 @@
+"""KieClient and AsyncKieClient: thin drivers of the flows in _core.
+
+The generated `AuthenticatedClient` is not used to send: its repr prints the token,
+`set_httpx_client` drops auth, base_url and timeout, `with_timeout` mutates a shared client,
+and its `_build_response` crashes on statuses `http.HTTPStatus` does not know (455, 430, 531).
+The wrapper sends the generated `_get_kwargs` through its own httpx client, with its own
+Authorization header and a bounded timeout on every request.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+
+from ._clock import SYSTEM_CLOCK, Clock
+from ._core import (
+    ClientCore,
+    Failure,
+    Flow,
+    Progress,
+    Reply,
+    Send,
+    Sleep,
+    bounded_timeout,
+    failure_from,
+    safe_file_name,
+)
+from ._errors import ConfigurationError
+from ._models import CallbackEvent, InstrumentalTask, TaskDetails, Track
+from ._polling import PollSchedule
+
+__all__ = ["AsyncKieClient", "KieClient"]
+
+T = TypeVar("T")
+DEFAULT_BASE_URL = "https://api.kie.ai"
+DEFAULT_UPLOAD_BASE_URL = "https://kieai.redpandaai.co"
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+DEFAULT_RATE_LIMIT = (20, 10.0)
+_ERROR_BODY_LIMIT = 64 * 1024
+ProgressCallback = Callable[[TaskDetails], Any]
+Downloadable = TaskDetails | CallbackEvent | Iterable[Track]
+
+
+def _configure_logging() -> None:
+    """KIE_LOG=debug prints one line per attempt to stderr (never headers or bodies)."""
+    if os.environ.get("KIE_LOG", "").lower() != "debug":
+        return
+    log = logging.getLogger("kie_instrumental")
+    log.setLevel(logging.DEBUG)
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        log.addHandler(handler)
+
+
+def _make_core(
+    api_key: str | None,
+    base_url: str | None,
+    upload_base_url: str | None,
+    timeout: float | httpx.Timeout,
+    max_retries: int,
+    rate_limit: tuple[int, float] | None,
+    validate_requests: bool,
+    clock: Clock | None,
+    poll_schedule: PollSchedule | None,
+) -> ClientCore:
+    key = api_key if api_key is not None else os.environ.get("KIE_API_KEY", "")
+    if not key.strip():
+        raise ConfigurationError(
+            "no API key: pass api_key=... or set the KIE_API_KEY environment variable"
+        )
+    base = base_url or os.environ.get("KIE_BASE_URL") or DEFAULT_BASE_URL
+    upload = upload_base_url or os.environ.get("KIE_UPLOAD_BASE_URL") or DEFAULT_UPLOAD_BASE_URL
+    for name, url in (("base_url", base), ("upload_base_url", upload)):
+        if not url.startswith(("http://", "https://")):
+            raise ConfigurationError(f"{name} must be an http(s) URL, got {url!r}")
+    if max_retries < 0:
+        raise ConfigurationError(f"max_retries must be >= 0, got {max_retries}")
+    _configure_logging()
+    return ClientCore(
+        api_key=key.strip(),
+        base_url=base,
+        upload_base_url=upload,
+        timeout=bounded_timeout(timeout),
+        max_retries=max_retries,
+        rate_limit=rate_limit,
+        validate_requests=validate_requests,
+        clock=clock or SYSTEM_CLOCK,
+        poll_schedule=poll_schedule or PollSchedule(),
+    )
+
+
+def _tracks_of(source: Downloadable) -> tuple[Track, ...]:
+    if isinstance(source, TaskDetails | CallbackEvent):
+        return source.tracks
+    return tuple(source)
+
+
+def _download_plan(
+    source: Downloadable, directory: str | os.PathLike[str]
+) -> list[tuple[str, Path]]:
+    """(url, destination) for each track with audio; unfinished tracks have none and are skipped."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    taken: set[str] = set()
+    return [
+        (track.audio_url, folder / safe_file_name(track, taken))
+        for track in _tracks_of(source)
+        if track.audio_url
+    ]
+
+
+def _task_id_of(source: Downloadable) -> str | None:
+    return source.task_id if isinstance(source, TaskDetails | CallbackEvent) else None
+
+
+class _TempFile:
+    """A temporary file beside the destination, renamed into place only when complete."""
+
+    def __init__(self, dest: Path) -> None:
+        fd, name = tempfile.mkstemp(prefix=".part-", dir=dest.parent)
+        self.handle = os.fdopen(fd, "wb")
+        self.path = Path(name)
+        self.dest = dest
+
+    def commit(self) -> None:
+        self.handle.close()
+        os.replace(self.path, self.dest)
+
+    def discard(self) -> None:
+        self.handle.close()
+        self.path.unlink(missing_ok=True)
+
+
+class _BaseClient:
+    _core: ClientCore
+    _owns_http: bool
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(base_url={self._core.base_url!r}, api_key='***', "
+            f"timeout={self._core.timeout!r}, max_retries={self._core.retry.max_retries}, "
+            f"rate_limit={self._core.limiter!r})"
+        )
+
+    @staticmethod
+    def _create_fields(**fields: Any) -> dict[str, Any]:
+        return fields
+
+
+class KieClient(_BaseClient):
+    """Blocking client. Safe to share between threads; the rate limiter is shared with them.
+
+    api_key: defaults to $KIE_API_KEY. base_url: $KIE_BASE_URL or https://api.kie.ai.
+    upload_base_url: $KIE_UPLOAD_BASE_URL or https://kieai.redpandaai.co (file uploads).
+    timeout: per request, every phase bounded. max_retries: retries after the first attempt.
+    rate_limit: (requests, seconds), None switches it off. http_client: used and left open.
+    validate_requests: check requests against the spec before sending (on by default).
+    clock, poll_schedule: test switches (see kie_instrumental.testing.FakeClock).
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        upload_base_url: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
+        http_client: httpx.Client | None = None,
+        validate_requests: bool = True,
+        clock: Clock | None = None,
+        poll_schedule: PollSchedule | None = None,
+    ) -> None:
+        self._core = _make_core(
+            api_key,
+            base_url,
+            upload_base_url,
+            timeout,
+            max_retries,
+            rate_limit,
+            validate_requests,
+            clock,
+            poll_schedule,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(timeout=self._core.timeout)
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def add_instrumental(
+        self,
+        *,
+        upload_url: str,
+        title: str,
+        tags: str,
+        negative_tags: str,
+        callback_url: str,
+        model: str | None = None,
+        vocal_gender: str | None = None,
+        style_weight: float | None = None,
+        weirdness_constraint: float | None = None,
+        audio_weight: float | None = None,
+        request_timeout: float | httpx.Timeout | None = None,
+    ) -> InstrumentalTask:
+        """Create a task (costs credits). Never resent when the task may already exist."""
+        fields = self._create_fields(
+            upload_url=upload_url,
+            title=title,
+            tags=tags,
+            negative_tags=negative_tags,
+            callback_url=callback_url,
+            model=model,
+            vocal_gender=vocal_gender,
+            style_weight=style_weight,
+            weirdness_constraint=weirdness_constraint,
+            audio_weight=audio_weight,
+        )
+        return self._run(self._core.call(self._core.create_operation(fields), request_timeout))
+
+    def get_task(
+        self, task_id: str, *, request_timeout: float | httpx.Timeout | None = None
+    ) -> TaskDetails:
+        """The task's current details (record-info). Unknown id: NotFoundError."""
+        return self._run(self._core.call(self._core.task_operation(task_id), request_timeout))
+
+    def wait(
+        self,
+        task_id: str,
+        *,
+        timeout: float = 600.0,
+        on_progress: ProgressCallback | None = None,
+        request_timeout: float | httpx.Timeout | None = None,
+    ) -> TaskDetails:
+        """Poll until success (returned), failure (TaskFailedError) or the deadline
+        (WaitTimeoutError). on_progress(details) is called on every status change."""
+        return self._run(self._core.wait(task_id, timeout, request_timeout), on_progress)
+
+    def get_credits(self, *, request_timeout: float | httpx.Timeout | None = None) -> float:
+        """Remaining credits of the account (free; a health check)."""
+        return self._run(self._core.call(self._core.credits_operation(), request_timeout))
+
+    def upload_file(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        upload_path: str = "kie-instrumental",
+        request_timeout: float | httpx.Timeout | None = None,
+    ) -> str:
+        """Stream a local file to KIE's upload host; return its public URL (kept 3 days)."""
+        op = self._core.upload_operation(Path(path), upload_path)
+        return self._run(self._core.call(op, request_timeout))
+
+    def download(
+        self,
+        source: Downloadable,
+        directory: str | os.PathLike[str],
+        *,
+        request_timeout: float | httpx.Timeout | None = None,
+    ) -> list[Path]:
+        """Save each track's audio into `directory` (streamed); return the paths."""
+        task_id = _task_id_of(source)
+        return [
+            self._run(
+                self._core.call(self._core.download_operation(url, dest, task_id), request_timeout)
+            )
+            for url, dest in _download_plan(source, directory)
+        ]
+
+    def close(self) -> None:
+        """Close the HTTP client if this client created it (an injected one is left open)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- the driver ----------------------------------------------------------------------------
+
+    def _run(self, flow: Flow[T], on_progress: ProgressCallback | None = None) -> T:
+        outcome: Reply | Failure | None = None
+        while True:
+            try:
+                action = flow.send(outcome)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            outcome = None
+            if isinstance(action, Sleep):
+                self._core.clock.sleep(action.seconds)
+            elif isinstance(action, Progress):
+                if on_progress is not None:
+                    on_progress(action.details)
+            else:
+                outcome = self._send(action)
+
+    def _send(self, action: Send) -> Reply | Failure:
+        clock = self._core.clock
+        started = clock.monotonic()
+        try:
+            with action.open() as kwargs:
+                if action.stream_to is None:
+                    response = self._http.request(**kwargs, timeout=action.timeout)
+                    return Reply(
+                        response.status_code,
+                        response.headers,
+                        response.content,
+                        clock.monotonic() - started,
+                    )
+                with self._http.stream(**kwargs, timeout=action.timeout) as response:
+                    if not response.is_success:
+                        body = response.read()[:_ERROR_BODY_LIMIT]
+                        return Reply(
+                            response.status_code,
+                            response.headers,
+                            body,
+                            clock.monotonic() - started,
+                        )
+                    part = _TempFile(action.stream_to)
+                    try:
+                        for chunk in response.iter_bytes():
+                            part.handle.write(chunk)
+                    except BaseException:
+                        part.discard()
+                        raise
+                    part.commit()
+                    return Reply(
+                        response.status_code, response.headers, b"", clock.monotonic() - started
+                    )
+        except httpx.HTTPError as exc:
+            return failure_from(exc, clock.monotonic() - started)
+
+
+class AsyncKieClient(_BaseClient):
+    """The asyncio twin of KieClient: the same methods, awaited; safe to share between tasks.
+
+    on_progress for wait() may be a plain function or a coroutine function.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        upload_base_url: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
+        http_client: httpx.AsyncClient | None = None,
+        validate_requests: bool = True,
+        clock: Clock | None = None,
+        poll_schedule: PollSchedule | None = None,
+    ) -> None:
+        self._core = _make_core(
+            api_key,
+            base_url,
+            upload_base_url,
+            timeout,
+            max_retries,
+            rate_limit,
+            validate_requests,
+            clock,
+            poll_schedule,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(timeout=self._core.timeout)
+
+    async def add_instrumental(
+        self,
+        *,
+        upload_url: str,
+        title: str,
+        tags: str,
+        negative_tags: str,
+        callback_url: str,
+        model: str | None = None,
+        vocal_gender: str | None = None,
+        style_weight: float | None = None,
+        weirdness_constraint: float | None = None,
+        audio_weight: float | None = None,
+        request_timeout: float | httpx.Timeout | None = None,
+    ) -> InstrumentalTask:
+        """Create a task (costs credits). Never resent when the task may already exist."""
+        fields = self._create_fields(
+            upload_url=upload_url,
+            title=title,
+            tags=tags,
+            negative_tags=negative_tags,
+            callback_url=callback_url,
+            model=model,
+            vocal_gender=vocal_gender,
+            style_weight=style_weight,
+            weirdness_constraint=weirdness_constraint,
+            audio_weight=audio_weight,
+        )
+        return await self._run(
+            self._core.call(self._core.create_operation(fields), request_timeout)
+        )
+
+    async def get_task(
+        self, task_id: str, *, request_timeout: float | httpx.Timeout | None = None
+    ) -> TaskDetails:
+        """The task's current details (record-info). Unknown id: NotFoundError."""
+        return await self._run(self._core.call(self._core.task_operation(task_id), request_timeout))
+
+    async def wait(
+        self,
+        task_id: str,
+        *,
+        timeout: float = 600.0,
+        on_progress: Callable[[TaskDetails], Any] | None = None,
+        request_timeout: float | httpx.Timeout | None = None,
+    ) -> TaskDetails:
+        """Poll until success, failure (TaskFailedError) or the deadline (WaitTimeoutError)."""
+        return await self._run(self._core.wait(task_id, timeout, request_timeout), on_progress)
+
+    async def get_credits(self, *, request_timeout: float | httpx.Timeout | None = None) -> float:
+        """Remaining credits of the account (free; a health check)."""
+        return await self._run(self._core.call(self._core.credits_operation(), request_timeout))
+
+    async def upload_file(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        upload_path: str = "kie-instrumental",
+        request_timeout: float | httpx.Timeout | None = None,
+    ) -> str:
+        """Stream a local file to KIE's upload host; return its public URL (kept 3 days)."""
+        op = self._core.upload_operation(Path(path), upload_path)
+        return await self._run(self._core.call(op, request_timeout))
+
+    async def download(
+        self,
+        source: Downloadable,
+        directory: str | os.PathLike[str],
+        *,
+        request_timeout: float | httpx.Timeout | None = None,
+    ) -> list[Path]:
+        """Save each track's audio into `directory` (streamed); return the paths."""
+        task_id = _task_id_of(source)
+        return [
+            await self._run(
+                self._core.call(self._core.download_operation(url, dest, task_id), request_timeout)
+            )
+            for url, dest in _download_plan(source, directory)
+        ]
+
+    async def close(self) -> None:
+        """Close the HTTP client if this client created it (an injected one is left open)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _run(
+        self, flow: Flow[T], on_progress: Callable[[TaskDetails], Any] | None = None
+    ) -> T:
+        outcome: Reply | Failure | None = None
+        while True:
+            try:
+                action = flow.send(outcome)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            outcome = None
+            if isinstance(action, Sleep):
+                await self._core.clock.asleep(action.seconds)
+            elif isinstance(action, Progress):
+                if on_progress is not None:
+                    called = on_progress(action.details)
+                    if inspect.isawaitable(called):
+                        await called
+            else:
+                outcome = await self._send(action)
+
+    async def _send(self, action: Send) -> Reply | Failure:
+        clock = self._core.clock
+        started = clock.monotonic()
+        try:
+            with action.open() as kwargs:
+                if action.stream_to is None:
+                    response = await self._http.request(**kwargs, timeout=action.timeout)
+                    return Reply(
+                        response.status_code,
+                        response.headers,
+                        response.content,
+                        clock.monotonic() - started,
+                    )
+                async with self._http.stream(**kwargs, timeout=action.timeout) as response:
+                    if not response.is_success:
+                        body = (await response.aread())[:_ERROR_BODY_LIMIT]
+                        return Reply(
+                            response.status_code,
+                            response.headers,
+                            body,
+                            clock.monotonic() - started,
+                        )
+                    part = _TempFile(action.stream_to)
+                    try:
+                        async for chunk in response.aiter_bytes():
+                            part.handle.write(chunk)
+                    except BaseException:
+                        part.discard()
+                        raise
+                    part.commit()
+                    return Reply(
+                        response.status_code, response.headers, b"", clock.monotonic() - started
+                    )
+        except httpx.HTTPError as exc:
+            return failure_from(exc, clock.monotonic() - started)

@@ -1,0 +1,537 @@
+"""The logic both clients share, written once and free of I/O.
+
+Each public call is a generator that yields actions (`Send` a request, `Sleep`, report
+`Progress`) and receives what they produced. KieClient drives it with blocking calls,
+AsyncKieClient with awaits: retries, rate limiting, error mapping, polling and logging exist
+once. Transport exceptions are turned into plain `Failure` values by the drivers, so errors are
+raised here with no httpx exception (which holds the Authorization header) in their context.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import re
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, Generic, TypeVar, cast
+from urllib.parse import urlsplit
+
+import attrs
+import httpx
+from kie_api_client.api.account import get_credits
+from kie_api_client.api.files import upload_file_stream
+from kie_api_client.api.music import add_instrumental, get_task_details
+from kie_api_client.models.add_instrumental_request import AddInstrumentalRequest
+from kie_api_client.models.create_task_data import CreateTaskData
+from kie_api_client.models.create_task_response import CreateTaskResponse
+from kie_api_client.models.credits_response import CreditsResponse
+from kie_api_client.models.file_stream_upload_request import FileStreamUploadRequest
+from kie_api_client.models.file_upload_response import FileUploadResponse
+from kie_api_client.models.record_info_response import RecordInfoResponse
+from kie_api_client.models.task_record import TaskRecord
+from kie_api_client.models.task_result import TaskResult
+from kie_api_client.models.uploaded_file import UploadedFile
+from kie_api_client.types import File, Unset
+
+from . import _spec
+from ._clock import Clock
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    InvalidRequestError,
+    KieError,
+    NotFoundError,
+    TaskFailedError,
+    WaitTimeoutError,
+    task_may_exist_note,
+)
+from ._models import (
+    InstrumentalTask,
+    ShapeError,
+    TaskDetails,
+    TaskStatus,
+    Track,
+    optional_int,
+    optional_number,
+    optional_str,
+    require_str,
+)
+from ._polling import PollSchedule
+from ._ratelimit import RateLimiter
+from ._responses import read_envelope
+from ._retry import RetryPolicy, may_have_created_task, should_retry
+from ._validation import python_name, request_validator
+from ._version import __version__
+
+logger = logging.getLogger("kie_instrumental")
+
+T = TypeVar("T")
+USER_AGENT = f"kie-instrumental/{__version__} (+python-httpx/{httpx.__version__})"
+_AUDIO_SUFFIXES = frozenset({".mp3", ".wav", ".m4a", ".flac", ".ogg", ".aac", ".opus"})
+
+
+# -- actions and what they produce -------------------------------------------------------------
+
+
+@attrs.frozen
+class Send:
+    """Send one request. `open()` gives fresh httpx keyword arguments for each attempt."""
+
+    open: Callable[[], AbstractContextManager[dict[str, Any]]]
+    timeout: httpx.Timeout
+    stream_to: Path | None = None
+
+
+@attrs.frozen
+class Sleep:
+    seconds: float
+
+
+@attrs.frozen
+class Progress:
+    details: TaskDetails
+
+
+Action = Send | Sleep | Progress
+
+
+@attrs.frozen
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    elapsed: float
+
+
+@attrs.frozen
+class Failure:
+    """A request that got no answer. The httpx exception itself is not kept (it holds secrets)."""
+
+    kind: str
+    detail: str
+    request_may_have_arrived: bool
+    elapsed: float
+
+
+Outcome = Reply | Failure | None
+Flow = Generator[Action, Outcome, T]
+
+# A connection that was never made cannot have delivered the request.
+_NOT_SENT: tuple[type[httpx.HTTPError], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,
+    httpx.ProxyError,
+)
+
+
+def failure_from(exc: httpx.HTTPError, elapsed: float) -> Failure:
+    """Describe a transport exception as plain data (used by both drivers)."""
+    not_sent = isinstance(exc, _NOT_SENT)
+    kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "transport"
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return Failure(kind, detail, not not_sent, elapsed)
+
+
+@attrs.frozen
+class Operation(Generic[T]):
+    """One API call: how to build its request and how to read its answer."""
+
+    name: str
+    open: Callable[[], AbstractContextManager[dict[str, Any]]]
+    parse: Callable[[Reply], T]
+    creates_task: bool = False
+    rate_limited: bool = True
+    task_id: str | None = None
+    stream_to: Path | None = None
+
+
+class _Secret:
+    """Holds a secret so that no repr, str or vars() of its owner shows it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+    __str__ = __repr__
+
+
+def bounded_timeout(value: float | httpx.Timeout) -> httpx.Timeout:
+    """A timeout with every phase bounded: an unbounded one is a configuration error."""
+    from ._errors import ConfigurationError
+
+    timeout = value if isinstance(value, httpx.Timeout) else httpx.Timeout(value)
+    phases = (timeout.connect, timeout.read, timeout.write, timeout.pool)
+    if any(phase is None or phase <= 0 for phase in phases):
+        raise ConfigurationError(
+            f"timeouts must be bounded and positive in every phase, got {timeout!r}"
+        )
+    return timeout
+
+
+class ClientCore:
+    """Configuration and flows shared by KieClient and AsyncKieClient."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        upload_base_url: str,
+        timeout: httpx.Timeout,
+        max_retries: int,
+        rate_limit: tuple[int, float] | None,
+        validate_requests: bool,
+        clock: Clock,
+        poll_schedule: PollSchedule,
+        seed: int | None = None,
+    ) -> None:
+        self._api_key = _Secret(api_key)
+        self.base_url = base_url.rstrip("/")
+        self.upload_base_url = upload_base_url.rstrip("/")
+        self.timeout = timeout
+        self.retry = RetryPolicy(max_retries=max_retries)
+        self.clock = clock
+        self.limiter = RateLimiter(*rate_limit, clock) if rate_limit is not None else None
+        self.validate_requests = validate_requests
+        self.poll_schedule = poll_schedule
+        self._rng = random.Random(seed)  # jitter only  # noqa: S311
+
+    # -- building requests -----------------------------------------------------------------
+
+    def _headers(self, authenticated: bool) -> dict[str, str]:
+        headers = {"User-Agent": USER_AGENT}
+        if authenticated:
+            headers["Authorization"] = f"Bearer {self._api_key.reveal()}"
+        return headers
+
+    def _api_request(self, generated: dict[str, Any], base: str) -> dict[str, Any]:
+        """Generated `_get_kwargs` output, made absolute and given our own headers."""
+        kwargs = dict(generated)
+        kwargs["url"] = base + kwargs["url"]
+        kwargs["headers"] = {**kwargs.get("headers", {}), **self._headers(True)}
+        return kwargs
+
+    def _fixed(
+        self, generated: dict[str, Any], base: str
+    ) -> Callable[[], AbstractContextManager[Any]]:
+        kwargs = self._api_request(generated, base)
+        return lambda: contextlib.nullcontext(kwargs)
+
+    def create_operation(self, fields: Mapping[str, Any]) -> Operation[InstrumentalTask]:
+        schema_name = _spec.request_schema_name(_spec.ADD_INSTRUMENTAL_PATH)
+        wire = {
+            wire_name: fields[python_name(wire_name)]
+            for wire_name in _spec.schema(schema_name)["properties"]
+            if fields.get(python_name(wire_name)) is not None
+        }
+        if self.validate_requests:
+            request_validator(schema_name).validate(wire)
+        try:
+            body = AddInstrumentalRequest.from_dict(wire)
+        except (KeyError, TypeError, ValueError) as exc:
+            # Only reachable with validate_requests=False.
+            raise InvalidRequestError(f"add_instrumental: {exc}") from None
+        return Operation(
+            name="POST /api/v1/generate/add-instrumental",
+            open=self._fixed(add_instrumental._get_kwargs(body=body), self.base_url),
+            parse=_parse_created,
+            creates_task=True,
+        )
+
+    def task_operation(self, task_id: str) -> Operation[TaskDetails]:
+        if not isinstance(task_id, str) or not task_id.strip():
+            raise InvalidRequestError(
+                f"task_id: must be a non-empty string, got {task_id!r}",
+                field="taskId",
+                rule="minLength",
+            )
+        return Operation(
+            name="GET /api/v1/generate/record-info",
+            open=self._fixed(get_task_details._get_kwargs(task_id=task_id), self.base_url),
+            parse=lambda reply: _parse_details(reply, task_id),
+            task_id=task_id,
+        )
+
+    def credits_operation(self) -> Operation[float]:
+        return Operation(
+            name="GET /api/v1/chat/credit",
+            open=self._fixed(get_credits._get_kwargs(), self.base_url),
+            parse=_parse_credits,
+        )
+
+    def upload_operation(self, path: Path, upload_path: str) -> Operation[str]:
+        if not path.is_file():
+            raise InvalidRequestError(
+                f"upload_file: no such file: {path}", field="file", rule="exists"
+            )
+
+        @contextlib.contextmanager
+        def open_request() -> Iterator[dict[str, Any]]:
+            # A fresh handle per attempt: a retry must send the file from its first byte.
+            with path.open("rb") as handle:
+                body = FileStreamUploadRequest(
+                    file=File(payload=handle, file_name=path.name),
+                    upload_path=upload_path,
+                    file_name=path.name,
+                )
+                yield self._api_request(
+                    upload_file_stream._get_kwargs(body=body), self.upload_base_url
+                )
+
+        return Operation(
+            name="POST /api/file-stream-upload",
+            open=open_request,
+            parse=_parse_upload,
+            rate_limited=False,  # another host, not api.kie.ai
+        )
+
+    def download_operation(self, url: str, dest: Path, task_id: str | None) -> Operation[Path]:
+        # Result files live on a CDN: never send the API key there.
+        kwargs = {
+            "method": "GET",
+            "url": url,
+            "headers": self._headers(False),
+            "follow_redirects": True,
+        }
+        return Operation(
+            name=f"GET {urlsplit(url).path or '/'} (download)",
+            open=lambda: contextlib.nullcontext(kwargs),
+            parse=lambda reply: _parse_download(reply, dest, task_id),
+            rate_limited=False,
+            task_id=task_id,
+            stream_to=dest,
+        )
+
+    # -- flows -------------------------------------------------------------------------------
+
+    def call(self, op: Operation[T], request_timeout: float | httpx.Timeout | None) -> Flow[T]:
+        """Send `op`, retrying per policy; return its parsed result or raise a KieError."""
+        timeout = self.timeout if request_timeout is None else bounded_timeout(request_timeout)
+        waited = 0.0
+        attempts = self.retry.max_retries + 1
+        for attempt in range(1, attempts + 1):
+            if op.rate_limited and self.limiter is not None:
+                delay = self.limiter.reserve()
+                if delay > 0:
+                    yield Sleep(delay)
+            outcome = yield Send(op.open, timeout, op.stream_to)
+            assert isinstance(outcome, Reply | Failure)
+            result, error = _interpret(op, outcome)
+            _log_attempt(op, outcome, error, attempt, attempts)
+            if error is None:
+                return cast(T, result)
+            retry_after = getattr(error, "retry_after", None)
+            delay = self.retry.delay(attempt, retry_after, self._rng)
+            if (
+                attempt < attempts
+                and should_retry(error, creates_task=op.creates_task)
+                and waited + delay <= self.retry.max_total_wait
+            ):
+                waited += delay
+                yield Sleep(delay)
+                continue
+            if op.creates_task and may_have_created_task(error):
+                error.message = f"{error.message}. {task_may_exist_note()}"
+            raise error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def wait(
+        self,
+        task_id: str,
+        timeout: float,
+        request_timeout: float | httpx.Timeout | None,
+    ) -> Flow[TaskDetails]:
+        """Poll until the task ends or `timeout` seconds pass (the overall deadline)."""
+        op = self.task_operation(task_id)
+        deadline = self.clock.monotonic() + timeout
+        last: TaskDetails | None = None
+        for interval in self.poll_schedule.intervals():
+            yield Sleep(max(0.0, min(interval, deadline - self.clock.monotonic())))
+            details = yield from self.call(op, request_timeout)
+            if last is None or details.status != last.status:
+                yield Progress(details)
+            last = details
+            if details.succeeded:
+                return details
+            if details.failed:
+                raise TaskFailedError(
+                    f"task {task_id} failed with status {details.status}"
+                    + (f", code {details.error_code}" if details.error_code is not None else "")
+                    + (f": {details.error_message}" if details.error_message else ""),
+                    task_id=task_id,
+                    status=str(details.status),
+                    error_code=details.error_code,
+                    error_message=details.error_message,
+                )
+            if self.clock.monotonic() >= deadline:
+                raise WaitTimeoutError(
+                    f"task {task_id} still {details.status} after {timeout:g} s",
+                    task_id=task_id,
+                    last_status=str(details.status),
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+# -- reading answers ----------------------------------------------------------------------------
+
+
+def _interpret(op: Operation[Any], outcome: Reply | Failure) -> tuple[Any, KieError | None]:
+    if isinstance(outcome, Failure):
+        cls = APITimeoutError if outcome.kind == "timeout" else APIConnectionError
+        return None, cls(
+            f"{op.name}: {outcome.detail}",
+            request_may_have_arrived=outcome.request_may_have_arrived,
+            task_id=op.task_id,
+        )
+    try:
+        return op.parse(outcome), None
+    except KieError as error:
+        if error.task_id is None:
+            error.task_id = op.task_id
+        return None, error
+    except ShapeError as shape:
+        return None, APIError(
+            f"{op.name}: the success envelope lacks the expected data ({shape})",
+            code=200,
+            http_status=outcome.status,
+            task_id=op.task_id,
+        )
+
+
+def _envelope(reply: Reply, operation: str) -> dict[str, Any]:
+    return read_envelope(reply.status, reply.content, reply.headers, operation=operation)
+
+
+def _parse_created(reply: Reply) -> InstrumentalTask:
+    envelope = _envelope(reply, "add_instrumental")
+    parsed = _from_dict(CreateTaskResponse, envelope)
+    if not isinstance(parsed.data, CreateTaskData):
+        raise ShapeError("data.taskId is missing")
+    return InstrumentalTask(task_id=require_str(parsed.data.task_id, "data.taskId"))
+
+
+def _parse_details(reply: Reply, task_id: str) -> TaskDetails:
+    envelope = _envelope(reply, "get_task")
+    if envelope.get("data") is None:
+        raise NotFoundError(
+            f"get_task: KIE knows no task {task_id} (data is null)",
+            code=404,
+            msg=str(envelope.get("msg")),
+            http_status=reply.status,
+            task_id=task_id,
+        )
+    record = _from_dict(RecordInfoResponse, envelope).data
+    if not isinstance(record, TaskRecord):
+        raise ShapeError("data is not a task record")
+    tracks: tuple[Track, ...] = ()
+    result = record.response
+    if isinstance(result, TaskResult) and isinstance(result.suno_data, list):
+        tracks = tuple(
+            Track.from_generated(item, f"data.response.sunoData[{i}]")
+            for i, item in enumerate(result.suno_data)
+        )
+    elif not (result is None or isinstance(result, Unset | TaskResult)):
+        raise ShapeError("data.response must be an object or null")
+    return TaskDetails(
+        task_id=require_str(record.task_id, "data.taskId"),
+        status=TaskStatus(require_str(record.status, "data.status")),
+        tracks=tracks,
+        error_code=optional_int(record.error_code, "data.errorCode"),
+        error_message=optional_str(record.error_message, "data.errorMessage"),
+        type=optional_str(record.type_, "data.type"),
+        operation_type=optional_str(record.operation_type, "data.operationType"),
+        param=optional_str(record.param, "data.param"),
+        parent_music_id=optional_str(record.parent_music_id, "data.parentMusicId"),
+    )
+
+
+def _parse_credits(reply: Reply) -> float:
+    envelope = _envelope(reply, "get_credits")
+    credits = optional_number(_from_dict(CreditsResponse, envelope).data, "data")
+    if credits is None:
+        raise ShapeError("data (the remaining credits) is missing")
+    return credits
+
+
+def _parse_upload(reply: Reply) -> str:
+    envelope = _envelope(reply, "upload_file")
+    uploaded = _from_dict(FileUploadResponse, envelope).data
+    if not isinstance(uploaded, UploadedFile):
+        raise ShapeError("data.downloadUrl is missing")
+    return require_str(uploaded.download_url, "data.downloadUrl")
+
+
+def _parse_download(reply: Reply, dest: Path, task_id: str | None) -> Path:
+    if 200 <= reply.status <= 299:
+        return dest
+    # An error page from the file host: no envelope, so the HTTP status decides.
+    read_envelope(reply.status, reply.content, reply.headers, operation="download", task_id=task_id)
+    raise APIError(
+        f"download: unexpected HTTP {reply.status}",
+        code=reply.status,
+        http_status=reply.status,
+        task_id=task_id,
+    )
+
+
+def _from_dict(model: Any, envelope: dict[str, Any]) -> Any:
+    """Generated from_dict, with its KeyError/TypeError turned into a ShapeError."""
+    try:
+        return model.from_dict(envelope)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ShapeError(f"{type(exc).__name__}: {exc}") from None
+
+
+def safe_file_name(track: Track, taken: set[str]) -> str:
+    """`<title>-<id><ext>` with only [A-Za-z0-9._-], unique within `taken`, never hidden."""
+
+    def slug(text: str | None) -> str:
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", text or "").strip("._")[:80]
+
+    suffix = Path(urlsplit(track.audio_url or "").path).suffix.lower()
+    suffix = suffix if suffix in _AUDIO_SUFFIXES else ".mp3"
+    stem = "-".join(part for part in (slug(track.title), slug(track.id)) if part) or "track"
+    name, n = f"{stem}{suffix}", 1
+    while name in taken:
+        n += 1
+        name = f"{stem}-{n}{suffix}"
+    taken.add(name)
+    return name
+
+
+def _log_attempt(
+    op: Operation[Any],
+    outcome: Reply | Failure,
+    error: KieError | None,
+    attempt: int,
+    attempts: int,
+) -> None:
+    if not logger.isEnabledFor(logging.DEBUG):
+        return
+    if isinstance(outcome, Failure):
+        result = outcome.detail
+    else:
+        code = getattr(error, "code", None) if error is not None else 200
+        result = f"HTTP {outcome.status} code {code}"
+    logger.debug(
+        "%s -> %s in %.3fs (attempt %d/%d)%s",
+        op.name,
+        result,
+        outcome.elapsed,
+        attempt,
+        attempts,
+        f" task_id={op.task_id}" if op.task_id else "",
+    )

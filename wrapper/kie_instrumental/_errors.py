@@ -1,0 +1,205 @@
+"""The exception tree. Every failure a user can meet is one of these.
+
+KieError                        task_id: str | None (set whenever a task id is known)
+ ├── ConfigurationError         no API key, bad base URL: raised before any request
+ ├── APIError                   code (body code, else HTTP status), msg, http_status
+ │    ├── InvalidRequestError   400, 413, 422, 451; client-side validation (field, rule)
+ │    ├── AuthenticationError   401
+ │    ├── InsufficientCreditsError  402, 433
+ │    ├── PermissionDeniedError 403 (e.g. the CDN's "error code: 1010")
+ │    ├── NotFoundError         404
+ │    ├── RateLimitError        429, 430 (retry_after)
+ │    ├── ServiceUnavailableError   455, HTTP 503
+ │    └── ServerError           500, 501, 505, 531, 408, other 5xx
+ ├── APIConnectionError         the request failed in transit (request_may_have_arrived)
+ │    └── APITimeoutError       read, write or pool timeout
+ ├── TaskFailedError            the task ended in failure (status, error_code, error_message)
+ ├── WaitTimeoutError          wait() passed its deadline (last_status)
+ └── WebhookVerificationError   a callback failed verification (reason)
+
+Errors never hold the API key or the webhook secret: they keep plain strings and numbers, and
+the clients raise them outside `except` blocks so no httpx exception (whose request carries the
+Authorization header) hangs on `__cause__` or `__context__`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "InsufficientCreditsError",
+    "InvalidRequestError",
+    "KieError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "ServiceUnavailableError",
+    "TaskFailedError",
+    "WaitTimeoutError",
+    "WebhookVerificationError",
+]
+
+_TASK_MAY_EXIST = (
+    "The task may have been created (KIE has no idempotency key, so it was not retried): "
+    "check your callback or the task list before submitting again."
+)
+
+
+class KieError(Exception):
+    """Base of every error this package raises."""
+
+    def __init__(self, message: str, *, task_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.task_id = task_id
+
+    def __str__(self) -> str:
+        if self.task_id is not None and self.task_id not in self.message:
+            return f"{self.message} (task_id={self.task_id})"
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+
+class ConfigurationError(KieError):
+    """The client cannot be used as configured (for example, no API key)."""
+
+
+class APIError(KieError):
+    """KIE answered, and the answer is an error (or not the answer expected)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        msg: str | None = None,
+        http_status: int | None = None,
+        task_id: str | None = None,
+    ) -> None:
+        super().__init__(message, task_id=task_id)
+        self.code = code
+        self.msg = msg
+        self.http_status = http_status
+
+
+class InvalidRequestError(APIError):
+    """The request breaks a rule: found client-side (field, rule set) or by KIE."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        rule: str | None = None,
+        code: int | None = None,
+        msg: str | None = None,
+        http_status: int | None = None,
+        task_id: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code, msg=msg, http_status=http_status, task_id=task_id)
+        self.field = field
+        self.rule = rule
+
+
+class AuthenticationError(APIError):
+    """The API key is missing or invalid (401)."""
+
+
+class InsufficientCreditsError(APIError):
+    """The account's credits, or the sub-key's quota, are spent (402, 433)."""
+
+
+class PermissionDeniedError(APIError):
+    """Refused (403), for example by the CDN in front of KIE."""
+
+
+class NotFoundError(APIError):
+    """Not found (404)."""
+
+
+class RateLimitError(APIError):
+    """Too many requests (429, 430). `retry_after` is the server's hint in seconds, if any."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        code: int | None = None,
+        msg: str | None = None,
+        http_status: int | None = None,
+        task_id: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code, msg=msg, http_status=http_status, task_id=task_id)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailableError(APIError):
+    """KIE is under maintenance (455) or unavailable (HTTP 503)."""
+
+
+class ServerError(APIError):
+    """KIE failed (500, 501, 505, 531, 408, other 5xx)."""
+
+
+class APIConnectionError(KieError):
+    """The request failed in transit.
+
+    `request_may_have_arrived` is False only when the connection was never made, which is the
+    one case where resending a task-creating request cannot charge twice.
+    """
+
+    def __init__(
+        self, message: str, *, request_may_have_arrived: bool, task_id: str | None = None
+    ) -> None:
+        super().__init__(message, task_id=task_id)
+        self.request_may_have_arrived = request_may_have_arrived
+
+
+class APITimeoutError(APIConnectionError):
+    """No answer within the timeout (read, write or pool)."""
+
+
+class TaskFailedError(KieError):
+    """The task reached a failed terminal status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        task_id: str,
+        status: str,
+        error_code: int | None = None,
+        error_message: str | None = None,
+    ) -> None:
+        super().__init__(message, task_id=task_id)
+        self.status = status
+        self.error_code = error_code
+        self.error_message = error_message
+
+
+class WaitTimeoutError(KieError):
+    """wait() reached its deadline before the task finished."""
+
+    def __init__(self, message: str, *, task_id: str, last_status: str | None) -> None:
+        super().__init__(message, task_id=task_id)
+        self.last_status = last_status
+
+
+class WebhookVerificationError(KieError):
+    """A callback failed verification; `reason` says which rule it broke."""
+
+    def __init__(self, reason: str, *, task_id: str | None = None) -> None:
+        super().__init__(f"webhook rejected: {reason}", task_id=task_id)
+        self.reason = reason
+
+
+def task_may_exist_note() -> str:
+    """The sentence every possibly-created-task error carries."""
+    return _TASK_MAY_EXIST
