@@ -19,7 +19,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import inspect
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -45,9 +47,12 @@ __all__ = [
     "DedupStore",
     "Deduplicator",
     "InMemoryDedupStore",
+    "Receipt",
     "aconfirm",
+    "areceive",
     "confirm",
     "parse_callback",
+    "receive",
     "sign",
     "unwrap",
     "verify_signature",
@@ -57,6 +62,7 @@ SIGNATURE_HEADER = "X-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Webhook-Timestamp"
 DEFAULT_TOLERANCE = 300
 R = TypeVar("R")
+logger = logging.getLogger("kie_instrumental.webhooks")
 
 
 def sign(task_id: str, timestamp: int | str, secret: str) -> str:
@@ -286,3 +292,78 @@ class Deduplicator:
             raise
         self.store.complete(key)
         return True
+
+
+# -- the receiver's whole job, for any web framework --------------------------------------------
+
+
+@attrs.frozen
+class Receipt:
+    """What a receiver answers KIE: `status` 200 makes KIE stop redelivering."""
+
+    status: int
+    detail: str
+    event: CallbackEvent | None = None
+    processed: bool = False
+
+
+def receive(
+    body: bytes,
+    headers: Mapping[str, str],
+    secret: str,
+    handler: Callable[[CallbackEvent], Any],
+    *,
+    dedup: Deduplicator,
+    confirm_with: KieClient | None = None,
+    tolerance: int = DEFAULT_TOLERANCE,
+) -> Receipt:
+    """Verify, parse, optionally confirm, de-duplicate and handle one callback.
+
+    401 when verification or confirmation fails; 500 when the handler raised (KIE redelivers,
+    and the event is processed again); 200 otherwise, duplicates included.
+    """
+    try:
+        event = unwrap(body, headers, secret, tolerance=tolerance)
+        if confirm_with is not None:
+            event = confirm(event, confirm_with)
+    except WebhookVerificationError as rejected:
+        logger.warning("callback rejected: %s", rejected.reason)
+        return Receipt(401, rejected.reason)
+    try:
+        processed = dedup.handle(event, handler)
+    except Exception as failed:
+        logger.warning("callback handler failed for %s: %r", dedup.key(event), failed)
+        return Receipt(500, "handler failed", event)
+    return Receipt(200, "ok" if processed else "duplicate", event, processed)
+
+
+async def areceive(
+    body: bytes,
+    headers: Mapping[str, str],
+    secret: str,
+    handler: Callable[[CallbackEvent], Any],
+    *,
+    dedup: Deduplicator,
+    confirm_with: AsyncKieClient | None = None,
+    tolerance: int = DEFAULT_TOLERANCE,
+) -> Receipt:
+    """receive() for asyncio frameworks; `handler` may be a plain or a coroutine function."""
+    try:
+        event = unwrap(body, headers, secret, tolerance=tolerance)
+        if confirm_with is not None:
+            event = await aconfirm(event, confirm_with)
+    except WebhookVerificationError as rejected:
+        logger.warning("callback rejected: %s", rejected.reason)
+        return Receipt(401, rejected.reason)
+
+    async def run(event: CallbackEvent) -> None:
+        result = handler(event)
+        if inspect.isawaitable(result):
+            await result
+
+    try:
+        processed = await dedup.ahandle(event, run)
+    except Exception as failed:
+        logger.warning("callback handler failed for %s: %r", dedup.key(event), failed)
+        return Receipt(500, "handler failed", event)
+    return Receipt(200, "ok" if processed else "duplicate", event, processed)
