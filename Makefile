@@ -19,10 +19,11 @@ generate: $(STAMP) ## regenerate generated/ and the wrapper's spec copy from ope
 check-generated: $(STAMP) ## fail, naming the files, when generated/ or the spec copy is stale
 	$(BIN)/python openapi/regenerate.py --check
 
-lint: $(STAMP) ## ruff on the hand-written code, mypy --strict on wrapper/
-	$(BIN)/ruff check wrapper contract_tests bench openapi
-	$(BIN)/ruff format --check wrapper contract_tests bench openapi
+lint: $(STAMP) ## ruff on the hand-written code, mypy --strict on wrapper/ and examples/
+	$(BIN)/ruff check wrapper contract_tests bench openapi examples
+	$(BIN)/ruff format --check wrapper contract_tests bench openapi examples
 	$(BIN)/mypy
+	$(BIN)/mypy --strict examples
 
 test: lint check-generated ## everything CI checks
 	$(BIN)/python -m pytest -n 2 -q contract_tests

@@ -1,0 +1,96 @@
+"""The distribution: one wheel with both packages, py.typed and the spec, that installs into a
+clean venv and works with no checkout present."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+from _support import ROOT
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (found,) = out.glob("kie_instrumental-*.whl")
+    return found
+
+
+def test_wheel_contains_both_packages_typing_markers_and_the_spec(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for required in (
+        "kie_api_client/__init__.py",
+        "kie_api_client/py.typed",
+        "kie_api_client/models/add_instrumental_request.py",
+        "kie_instrumental/__init__.py",
+        "kie_instrumental/py.typed",
+        "kie_instrumental/_spec/kie-add-instrumental.json",
+        "kie_instrumental/_spec/kie-add-instrumental.yaml",
+        "kie_instrumental/testing/_fake.py",
+    ):
+        assert required in names, f"{required} missing from {wheel.name}"
+    assert not any("__pycache__" in name or ".ruff_cache" in name for name in names)
+
+
+def test_wheel_installs_into_a_clean_venv_and_works_without_the_checkout(
+    wheel: Path, tmp_path: Path
+) -> None:
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=False)
+    python = env_dir / "bin" / "python"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    probe = (
+        "import kie_instrumental, kie_api_client, json;"
+        "from kie_instrumental import KieClient, InvalidRequestError;"
+        "from kie_instrumental import _spec;"
+        "assert 'site-packages' in kie_instrumental.__file__, kie_instrumental.__file__;"
+        "assert _spec.load_spec()['openapi'].startswith('3.1');"
+        "c = KieClient('k');"
+        "\ntry:\n c.add_instrumental(upload_url='https://a.b/c', title='t', tags='x',"
+        " negative_tags='', callback_url='https://a.b/cb', style_weight=2)\n"
+        "except InvalidRequestError as e:\n print(json.dumps(e.field))"
+    )
+    clean_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [str(python), "-I", "-c", probe],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=clean_env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '"styleWeight"'
+    cli = subprocess.run(
+        [str(env_dir / "bin" / "kie-instrumental"), "--version"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cli.stdout.strip().startswith("kie-instrumental ")
