@@ -1,0 +1,186 @@
+"""Error mapping as design.md's table: every documented body code, and HTTP errors with JSON,
+HTML, plain-text and empty bodies, raise exactly the class in the table, never a foreign
+exception. The expected classes are written here, independently of the wrapper's table."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from _support import CREATE_PATH, CREDIT_PATH, RECORD_PATH, VALID_FIELDS
+from kie_instrumental import (
+    APIError,
+    AuthenticationError,
+    InsufficientCreditsError,
+    InvalidRequestError,
+    KieError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    ServiceUnavailableError,
+)
+
+# design.md, "Errors": body code or HTTP status -> class.
+TABLE = {
+    400: InvalidRequestError,
+    413: InvalidRequestError,
+    422: InvalidRequestError,
+    451: InvalidRequestError,
+    401: AuthenticationError,
+    402: InsufficientCreditsError,
+    433: InsufficientCreditsError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    429: RateLimitError,
+    430: RateLimitError,
+    455: ServiceUnavailableError,
+    503: ServiceUnavailableError,
+    500: ServerError,
+    501: ServerError,
+    505: ServerError,
+    531: ServerError,
+    408: ServerError,
+    502: ServerError,
+    504: ServerError,
+    405: APIError,
+    409: APIError,
+    418: APIError,
+    999: APIError,
+}
+# kie-api.md section 2: every body code KIE documents for this API and its siblings.
+DOCUMENTED_BODY_CODES = [
+    400,
+    401,
+    402,
+    404,
+    405,
+    408,
+    409,
+    413,
+    422,
+    429,
+    430,
+    433,
+    451,
+    455,
+    500,
+    501,
+    505,
+    531,
+]
+HTTP_STATUSES = [401, 402, 403, 404, 422, 429, 430, 455, 500, 502, 503, 531]
+BODIES = {
+    "json": lambda status: {"json": {"code": status, "msg": "nope", "data": None}},
+    "html": lambda status: {"html": "<!DOCTYPE html><html><body>Bad gateway</body></html>"},
+    "text": lambda status: {"text": "error code: 1010"},
+    "empty": lambda status: {"content": b""},
+}
+CALLS = {
+    "create": ("post", CREATE_PATH, lambda c: c.add_instrumental(**VALID_FIELDS)),
+    "get_task": ("get", RECORD_PATH, lambda c: c.get_task("task-1")),
+    "credits": ("get", CREDIT_PATH, lambda c: c.get_credits()),
+}
+
+
+def raised(client, mock_api, call: str, response: httpx.Response) -> KieError:
+    method, path, invoke = CALLS[call]
+    getattr(mock_api, method)(path).mock(return_value=response)
+    with pytest.raises(KieError) as caught:  # any other exception fails the test
+        invoke(client)
+    return caught.value
+
+
+@pytest.mark.parametrize("call", CALLS)
+@pytest.mark.parametrize("code", DOCUMENTED_BODY_CODES)
+def test_body_code_with_http_200_raises_the_tables_class(client, mock_api, call, code):
+    error = raised(
+        client, mock_api, call, httpx.Response(200, json={"code": code, "msg": "why", "data": None})
+    )
+    assert type(error) is TABLE[code]
+    assert (error.code, error.msg, error.http_status) == (code, "why", 200)
+
+
+@pytest.mark.parametrize("call", CALLS)
+@pytest.mark.parametrize("body", BODIES)
+@pytest.mark.parametrize("status", HTTP_STATUSES)
+def test_http_status_with_any_body_raises_the_tables_class(client, mock_api, call, body, status):
+    error = raised(client, mock_api, call, httpx.Response(status, **BODIES[body](status)))
+    assert type(error) is TABLE[status]
+    assert error.code == status and error.http_status == status
+    if body in ("html", "empty"):
+        assert ("HTML page" if body == "html" else "empty body") in str(error)
+
+
+def test_cdn_block_is_a_permission_error_quoting_the_body(client, mock_api):
+    error = raised(client, mock_api, "credits", httpx.Response(403, text="error code: 1010"))
+    assert type(error) is PermissionDeniedError
+    assert "error code: 1010" in str(error)
+
+
+def test_body_code_decides_before_http_status(client, mock_api):
+    error = raised(
+        client,
+        mock_api,
+        "credits",
+        httpx.Response(500, json={"code": 402, "msg": "no credits", "data": None}),
+    )
+    assert type(error) is InsufficientCreditsError and error.http_status == 500
+
+
+@pytest.mark.parametrize("call", CALLS)
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"code": 200, "msg": "success", "data": None},
+        {"code": 200, "msg": "success"},
+        {"code": 200, "msg": "success", "data": {"unexpected": True}},
+        {"code": 200, "msg": "success", "data": "a string"},
+    ],
+    ids=["data null", "no data", "other keys", "data a string"],
+)
+def test_success_envelope_without_the_expected_data_is_an_api_error(client, mock_api, call, body):
+    error = raised(client, mock_api, call, httpx.Response(200, json=body))
+    assert isinstance(error, APIError)
+    if call == "get_task" and body.get("data") is None:
+        assert type(error) is NotFoundError  # record-info's answer for an unknown task
+        assert error.task_id == "task-1"
+    else:
+        assert type(error) is APIError
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"<html></html>",
+        b"not json",
+        b"[1,2]",
+        b"null",
+        b'{"code": "200"}',
+        b'{"code": true}',
+        b"\xff\xfe",
+    ],
+)
+def test_http_200_without_an_envelope_is_an_api_error(client, mock_api, content):
+    error = raised(client, mock_api, "create", httpx.Response(200, content=content))
+    assert type(error) is APIError
+
+
+def test_rate_limit_error_carries_retry_after(make_client, mock_api):
+    client = make_client(max_retries=0)
+    error = raised(
+        client,
+        mock_api,
+        "credits",
+        httpx.Response(
+            429, headers={"Retry-After": "7"}, json={"code": 429, "msg": "slow down", "data": None}
+        ),
+    )
+    assert isinstance(error, RateLimitError) and error.retry_after == 7.0
+
+
+def test_errors_about_a_task_carry_its_id(client, mock_api):
+    error = raised(
+        client, mock_api, "get_task", httpx.Response(401, json={"code": 401, "msg": "bad key"})
+    )
+    assert error.task_id == "task-1" and "task-1" in str(error)
