@@ -7,9 +7,9 @@ import threading
 
 
 class FakeClock:
-    """Implements the clients' Clock. `sleep(s)` moves time to (time at the call) + s, or
-    leaves it where it is if another sleeper already moved it further, so concurrent sleepers
-    in threads or tasks see a consistent timeline. `sleeps` records every sleep asked for."""
+    """Implements the clients' Clock for one thread or task at a time: `sleep(s)` moves time
+    forward by s at once, and `sleeps` records every sleep asked for. (Concurrent sleepers
+    need virtual time that advances only when all of them sleep; see contract_tests.)"""
 
     def __init__(self, start: float = 1_000.0, wall_start: float = 1_700_000_000.0) -> None:
         self._now = start
@@ -32,7 +32,7 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         with self._lock:
             self.sleeps.append(seconds)
-            self._now = max(self._now, self._now + max(0.0, seconds))
+            self._now += max(0.0, seconds)
 
     async def asleep(self, seconds: float) -> None:
         self.sleep(seconds)

@@ -1,0 +1,82 @@
+"""Configuration: the environment, a clear error without a key, injected clients used and left
+open, context managers closing what the client opened, the User-Agent on every request."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from _support import API_KEY, CREDIT_PATH
+
+from kie_instrumental import AsyncKieClient, ConfigurationError, KieClient, __version__
+
+CREDITS = {"code": 200, "msg": "success", "data": 3}
+
+
+def test_key_and_base_url_come_from_the_environment(monkeypatch):
+    seen: list[httpx.Request] = []
+    monkeypatch.setenv("KIE_API_KEY", "env-key")
+    monkeypatch.setenv("KIE_BASE_URL", "https://kie.internal.example")
+    transport = httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200, json=CREDITS))
+    KieClient(http_client=httpx.Client(transport=transport)).get_credits()
+    assert seen[0].headers["authorization"] == "Bearer env-key"
+    assert str(seen[0].url) == "https://kie.internal.example/api/v1/chat/credit"
+
+
+@pytest.mark.parametrize("cls", [KieClient, AsyncKieClient])
+def test_no_key_is_a_clear_error_before_any_request(monkeypatch, cls):
+    monkeypatch.delenv("KIE_API_KEY", raising=False)
+    with pytest.raises(ConfigurationError, match="KIE_API_KEY"):
+        cls()
+
+
+def test_a_bad_base_url_is_refused():
+    with pytest.raises(ConfigurationError, match="base_url"):
+        KieClient(API_KEY, base_url="api.kie.ai")
+
+
+def test_every_request_carries_the_user_agent(make_client):
+    seen: list[httpx.Request] = []
+    client = make_client(transport=httpx.MockTransport(
+        lambda r: seen.append(r) or httpx.Response(200, json=CREDITS)))
+    client.get_credits()
+    assert seen[0].headers["user-agent"].startswith(f"kie-instrumental/{__version__}")
+
+
+def test_an_injected_client_is_used_and_left_open():
+    seen: list[httpx.Request] = []
+    http = httpx.Client(transport=httpx.MockTransport(
+        lambda r: seen.append(r) or httpx.Response(200, json=CREDITS)))
+    with KieClient(API_KEY, http_client=http) as client:
+        assert client.get_credits() == 3
+    assert len(seen) == 1 and not http.is_closed
+    http.close()
+
+
+def test_the_context_manager_closes_its_own_client():
+    with KieClient(API_KEY) as client:
+        http = client._http
+    assert http.is_closed
+
+
+def test_the_async_context_manager_closes_its_own_client_and_not_an_injected_one():
+    async def run() -> tuple[bool, bool]:
+        async with AsyncKieClient(API_KEY) as own:
+            own_http = own._http
+        injected = httpx.AsyncClient()
+        async with AsyncKieClient(API_KEY, http_client=injected):
+            pass
+        left_open = not injected.is_closed
+        await injected.aclose()
+        return own_http.is_closed, left_open
+
+    assert asyncio.run(run()) == (True, True)
+
+
+def test_base_url_trailing_slash_is_harmless(make_client):
+    seen: list[httpx.Request] = []
+    client = make_client(base_url="https://api.kie.ai/", transport=httpx.MockTransport(
+        lambda r: seen.append(r) or httpx.Response(200, json=CREDITS)))
+    client.get_credits()
+    assert seen[0].url.path == CREDIT_PATH

@@ -1,0 +1,69 @@
+"""The public surface is pinned: adding or removing a name is a decision, made here."""
+
+from __future__ import annotations
+
+import inspect
+
+import kie_instrumental
+from kie_instrumental import receivers, testing, webhooks
+
+PUBLIC = {
+    "APIConnectionError", "APIError", "APITimeoutError", "AsyncKieClient",
+    "AuthenticationError", "CallbackEvent", "ConfigurationError", "InstrumentalTask",
+    "InsufficientCreditsError", "InvalidRequestError", "KieClient", "KieError",
+    "NotFoundError", "PermissionDeniedError", "PollSchedule", "RateLimitError", "ServerError",
+    "ServiceUnavailableError", "TaskDetails", "TaskFailedError", "TaskStatus", "Track",
+    "WaitTimeoutError", "WebhookVerificationError", "__version__",
+}
+
+
+def test_public_names_are_pinned():
+    assert set(kie_instrumental.__all__) == PUBLIC
+
+
+def test_public_names_are_exported_and_presented_as_the_packages_own():
+    for name in kie_instrumental.__all__:
+        value = getattr(kie_instrumental, name)
+        if inspect.isclass(value):
+            assert value.__module__ == "kie_instrumental", name
+
+
+def test_submodule_surfaces_are_pinned():
+    assert set(webhooks.__all__) == {
+        "DEFAULT_TOLERANCE", "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "CallbackEvent",
+        "DedupStore", "Deduplicator", "InMemoryDedupStore", "Receipt", "aconfirm", "areceive",
+        "confirm", "parse_callback", "receive", "sign", "unwrap", "verify_signature"}
+    assert set(testing.__all__) == {"FakeClock", "FakeKie"}
+    assert set(receivers.__all__) == {"CALLBACK_PATH", "starlette_app", "wsgi_app"}
+    for module in (webhooks, testing, receivers):
+        for name in module.__all__:
+            assert getattr(module, name) is not None
+
+
+def test_every_error_is_a_kie_error():
+    errors = [getattr(kie_instrumental, n) for n in kie_instrumental.__all__
+              if n.endswith("Error")]
+    assert len(errors) == 16
+    assert all(issubclass(e, kie_instrumental.KieError) for e in errors)
+
+
+def test_the_sync_and_async_clients_offer_the_same_methods():
+    def surface(cls):
+        return {name: list(inspect.signature(getattr(cls, name)).parameters)
+                for name in dir(cls) if not name.startswith("_")}
+
+    assert surface(kie_instrumental.KieClient) == surface(kie_instrumental.AsyncKieClient)
+    for name in surface(kie_instrumental.AsyncKieClient):
+        assert inspect.iscoroutinefunction(getattr(kie_instrumental.AsyncKieClient, name))
+
+
+def test_importing_the_package_does_not_import_the_fake_or_the_cli():
+    import subprocess
+    import sys
+
+    probe = ("import sys, kie_instrumental; "
+             "print([m for m in ('starlette', 'uvicorn', 'kie_instrumental._cli', "
+             "'kie_instrumental.testing._fake') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,198 @@
+"""Timeouts are bounded by default and overridable per client and per call; a server that
+never answers raises APITimeoutError within the bound. The rate limiter keeps bursts under
+its limit, measured at the transport on a fake clock, for threads and tasks alike."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from _support import API_KEY
+from _virtual_time import LoopClock, ThreadVirtualClock, VirtualTimeLoop
+
+from kie_instrumental import APITimeoutError, AsyncKieClient, ConfigurationError, KieClient
+from kie_instrumental.testing import FakeClock
+
+CREDITS = {"code": 200, "msg": "success", "data": 1}
+
+
+def test_default_timeout_is_bounded_in_every_phase() -> None:
+    timeout = KieClient(API_KEY)._core.timeout
+    assert (timeout.connect, timeout.read, timeout.write, timeout.pool) == (5, 60, 60, 60)
+
+
+@pytest.mark.parametrize("timeout", [httpx.Timeout(None), httpx.Timeout(10, read=None), 0, -1])
+def test_unbounded_timeouts_are_refused(timeout) -> None:
+    with pytest.raises(ConfigurationError, match="bounded"):
+        KieClient(API_KEY, timeout=timeout)
+
+
+def test_client_and_call_timeouts_reach_the_transport(make_client) -> None:
+    seen: list[dict[str, float]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions["timeout"])
+        return httpx.Response(200, json=CREDITS)
+
+    client = make_client(timeout=7.0, transport=httpx.MockTransport(handler))
+    client.get_credits()
+    client.get_credits(request_timeout=httpx.Timeout(3.0, connect=1.0))
+    assert seen[0] == {"connect": 7.0, "read": 7.0, "write": 7.0, "pool": 7.0}
+    assert seen[1] == {"connect": 1.0, "read": 3.0, "write": 3.0, "pool": 3.0}
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A loopback server that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_server_that_never_answers_times_out_within_the_bound(silent_server, kind) -> None:
+    options = {"base_url": silent_server, "timeout": 0.3, "max_retries": 0, "rate_limit": None}
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError):
+        if kind == "sync":
+            with KieClient(API_KEY, **options) as client:
+                client.get_credits()
+        else:
+
+            async def run() -> None:
+                async with AsyncKieClient(API_KEY, **options) as client:
+                    await client.get_credits()
+
+            asyncio.run(run())
+    assert time.monotonic() - started < 5  # the bound is 0.3 s; generous for slow machines
+
+
+# -- rate limiting ---------------------------------------------------------------------------
+
+
+def max_in_window(stamps: list[float], period: float) -> int:
+    stamps = sorted(stamps)
+    return max(sum(1 for t in stamps[i:] if t < start + period)
+               for i, start in enumerate(stamps))
+
+
+def recording_transport(clock: Any, stamps: list[float]) -> httpx.MockTransport:
+    lock = threading.Lock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        with lock:
+            stamps.append(clock.monotonic())
+        return httpx.Response(200, json=CREDITS)
+
+    return httpx.MockTransport(handler)
+
+
+def test_a_burst_of_60_stays_under_20_per_10_seconds(make_client, clock) -> None:
+    stamps: list[float] = []
+    client = make_client(rate_limit=(20, 10.0), transport=recording_transport(clock, stamps))
+    for _ in range(60):
+        client.get_credits()
+    assert len(stamps) == 60
+    assert max_in_window(stamps, 10.0) == 20
+    assert max(stamps) - min(stamps) >= 20  # three windows' worth, waited, not refused
+
+
+def test_the_limit_is_configurable(make_client, clock) -> None:
+    stamps: list[float] = []
+    client = make_client(rate_limit=(5, 1.0), transport=recording_transport(clock, stamps))
+    for _ in range(30):
+        client.get_credits()
+    assert max_in_window(stamps, 1.0) == 5
+
+
+def test_the_limiter_can_be_switched_off(make_client, clock) -> None:
+    stamps: list[float] = []
+    client = make_client(rate_limit=None, transport=recording_transport(clock, stamps))
+    for _ in range(60):
+        client.get_credits()
+    assert max_in_window(stamps, 10.0) == 60 and clock.sleeps == []
+
+
+def test_threads_sharing_one_client_share_its_limit() -> None:
+    clock, stamps = ThreadVirtualClock(participants=6), []
+    http = httpx.Client(transport=recording_transport(clock, stamps))
+    client = KieClient(API_KEY, clock=clock, http_client=http, rate_limit=(20, 10.0))
+
+    def worker() -> None:
+        for _ in range(10):
+            client.get_credits()
+        clock.done()
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(stamps) == 60 and max_in_window(stamps, 10.0) == 20
+    assert max(stamps) - min(stamps) >= 20
+
+
+def test_tasks_sharing_one_async_client_share_its_limit() -> None:
+    clock, stamps = LoopClock(), []
+
+    async def run() -> None:
+        http = httpx.AsyncClient(transport=recording_transport(clock, stamps))
+        client = AsyncKieClient(API_KEY, clock=clock, http_client=http, rate_limit=(20, 10.0))
+        await asyncio.gather(*(client.get_credits() for _ in range(60)))
+        await http.aclose()
+
+    loop = VirtualTimeLoop()
+    try:
+        loop.run_until_complete(run())
+    finally:
+        loop.close()
+    assert len(stamps) == 60 and max_in_window(stamps, 10.0) == 20
+    assert max(stamps) - min(stamps) >= 20
+
+
+def test_the_limiter_counts_against_the_api_host_only(make_client, clock, tmp_path) -> None:
+    stamps: list[float] = []
+    audio = tmp_path / "v.wav"
+    audio.write_bytes(b"RIFF")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        stamps.append(clock.monotonic())
+        return httpx.Response(200, json={"success": True, "code": 200, "msg": "ok",
+                                         "data": {"downloadUrl": "https://files/v.wav"}})
+
+    client = make_client(rate_limit=(2, 10.0), transport=httpx.MockTransport(handler))
+    for _ in range(5):
+        client.upload_file(audio)
+    assert clock.sleeps == []  # uploads go to another host
+
+
+def test_the_limit_value_is_checked() -> None:
+    with pytest.raises(ValueError, match="rate_limit"):
+        KieClient(API_KEY, rate_limit=(0, 10.0))
+
+

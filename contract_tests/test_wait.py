@@ -1,0 +1,111 @@
+"""wait(): polls with backoff (never above 3 requests/s per task), reports each status change,
+treats unknown statuses as running, returns on success, raises TaskFailedError or
+WaitTimeoutError with the task id."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from _records import record, suno_track
+from _support import RECORD_PATH
+
+from kie_instrumental import (
+    AuthenticationError,
+    TaskFailedError,
+    TaskStatus,
+    WaitTimeoutError,
+)
+
+
+def polls(clock, statuses, tracks=None):
+    stamps: list[float] = []
+    answers = iter(statuses)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        stamps.append(clock.monotonic())
+        status = next(answers, statuses[-1])
+        return record(status, tracks if status in ("SUCCESS", "CALLBACK_EXCEPTION") else None)
+
+    return stamps, handler
+
+
+def test_polls_back_off_and_never_exceed_3_per_second(make_client, mock_api, clock):
+    stamps, handler = polls(clock, ["PENDING"] * 40 + ["SUCCESS"], [suno_track()])
+    mock_api.get(RECORD_PATH).mock(side_effect=handler)
+    started = clock.monotonic()
+    details = make_client().wait("task-1", timeout=3600)
+    assert details.status == "SUCCESS"
+    gaps = [b - a for a, b in zip([started, *stamps], stamps, strict=False)]
+    assert 1.5 <= gaps[0] <= 3.0  # first poll after about 2 s
+    assert all(gap >= 1 / 3 for gap in gaps)
+    assert gaps == sorted(gaps)  # backing off...
+    assert max(gaps) == pytest.approx(30.0)  # ...to the 30 s cap
+
+
+def test_progress_is_reported_once_per_status_change(make_client, mock_api, clock):
+    sequence = ["PENDING", "PENDING", "TEXT_SUCCESS", "TEXT_SUCCESS", "FIRST_SUCCESS",
+                "SUCCESS"]
+    _, handler = polls(clock, sequence, [suno_track(0), suno_track(1)])
+    mock_api.get(RECORD_PATH).mock(side_effect=handler)
+    seen = []
+    details = make_client().wait("task-1", on_progress=lambda d: seen.append(d.status))
+    assert seen == ["PENDING", "TEXT_SUCCESS", "FIRST_SUCCESS", "SUCCESS"]
+    assert [t.id for t in details.tracks] == ["track-0", "track-1"]
+
+
+def test_unknown_statuses_mean_still_running(make_client, mock_api, clock):
+    _, handler = polls(clock, ["PENDING", "QUEUED_ON_GPU", "MIXING", "SUCCESS"], [suno_track()])
+    mock_api.get(RECORD_PATH).mock(side_effect=handler)
+    assert make_client().wait("task-1").status == "SUCCESS"
+
+
+def test_callback_exception_with_tracks_is_success(make_client, mock_api, clock):
+    _, handler = polls(clock, ["PENDING", "CALLBACK_EXCEPTION"], [suno_track()])
+    mock_api.get(RECORD_PATH).mock(side_effect=handler)
+    details = make_client().wait("task-1")
+    assert details.status == TaskStatus.CALLBACK_EXCEPTION and details.succeeded
+
+
+def test_callback_exception_without_tracks_is_a_failure(make_client, mock_api, clock):
+    mock_api.get(RECORD_PATH).mock(return_value=record("CALLBACK_EXCEPTION", []))
+    with pytest.raises(TaskFailedError) as caught:
+        make_client().wait("task-1")
+    assert caught.value.status == "CALLBACK_EXCEPTION"
+
+
+@pytest.mark.parametrize("status", ["CREATE_TASK_FAILED", "GENERATE_AUDIO_FAILED",
+                                    "SENSITIVE_WORD_ERROR", "SOMETHING_NEW_FAILED",
+                                    "UPSTREAM_ERROR"])
+def test_failures_raise_with_task_id_status_code_and_message(make_client, mock_api, status):
+    mock_api.get(RECORD_PATH).mock(side_effect=[
+        record("PENDING"), record(status, error_code=501, error_message="no audio")])
+    with pytest.raises(TaskFailedError) as caught:
+        make_client().wait("task-1")
+    error = caught.value
+    assert (error.task_id, error.status, error.error_code, error.error_message) == (
+        "task-1", status, 501, "no audio")
+    assert "task-1" in str(error) and status in str(error)
+
+
+def test_the_deadline_raises_with_the_last_status(make_client, mock_api, clock):
+    mock_api.get(RECORD_PATH).mock(return_value=record("TEXT_SUCCESS"))
+    started = clock.monotonic()
+    with pytest.raises(WaitTimeoutError) as caught:
+        make_client().wait("task-1", timeout=90)
+    assert (caught.value.task_id, caught.value.last_status) == ("task-1", "TEXT_SUCCESS")
+    assert clock.monotonic() - started == pytest.approx(90)
+
+
+def test_errors_while_polling_carry_the_task_id(make_client, mock_api):
+    mock_api.get(RECORD_PATH).mock(return_value=httpx.Response(401, json={"code": 401,
+                                                                          "msg": "bad key"}))
+    with pytest.raises(AuthenticationError) as caught:
+        make_client().wait("task-1")
+    assert caught.value.task_id == "task-1"
+
+
+def test_status_classification() -> None:
+    assert not TaskStatus("QUEUED").is_terminal and not TaskStatus("QUEUED").is_known
+    assert TaskStatus("NEW_THING_FAILED").is_failure
+    assert TaskStatus.SUCCESS == "SUCCESS" and TaskStatus.SUCCESS.is_terminal
+    assert repr(TaskStatus("X")) == "TaskStatus('X')"
