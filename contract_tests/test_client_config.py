@@ -8,7 +8,6 @@ import asyncio
 import httpx
 import pytest
 from _support import API_KEY, CREDIT_PATH
-
 from kie_instrumental import AsyncKieClient, ConfigurationError, KieClient, __version__
 
 CREDITS = {"code": 200, "msg": "success", "data": 3}
@@ -38,16 +37,18 @@ def test_a_bad_base_url_is_refused():
 
 def test_every_request_carries_the_user_agent(make_client):
     seen: list[httpx.Request] = []
-    client = make_client(transport=httpx.MockTransport(
-        lambda r: seen.append(r) or httpx.Response(200, json=CREDITS)))
+    client = make_client(
+        transport=httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200, json=CREDITS))
+    )
     client.get_credits()
     assert seen[0].headers["user-agent"].startswith(f"kie-instrumental/{__version__}")
 
 
 def test_an_injected_client_is_used_and_left_open():
     seen: list[httpx.Request] = []
-    http = httpx.Client(transport=httpx.MockTransport(
-        lambda r: seen.append(r) or httpx.Response(200, json=CREDITS)))
+    http = httpx.Client(
+        transport=httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200, json=CREDITS))
+    )
     with KieClient(API_KEY, http_client=http) as client:
         assert client.get_credits() == 3
     assert len(seen) == 1 and not http.is_closed
@@ -76,7 +77,11 @@ def test_the_async_context_manager_closes_its_own_client_and_not_an_injected_one
 
 def test_base_url_trailing_slash_is_harmless(make_client):
     seen: list[httpx.Request] = []
-    client = make_client(base_url="https://api.kie.ai/", transport=httpx.MockTransport(
-        lambda r: seen.append(r) or httpx.Response(200, json=CREDITS)))
+    client = make_client(
+        base_url="https://api.kie.ai/",
+        transport=httpx.MockTransport(
+            lambda r: seen.append(r) or httpx.Response(200, json=CREDITS)
+        ),
+    )
     client.get_credits()
     assert seen[0].url.path == CREDIT_PATH

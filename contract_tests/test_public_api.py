@@ -8,12 +8,31 @@ import kie_instrumental
 from kie_instrumental import receivers, testing, webhooks
 
 PUBLIC = {
-    "APIConnectionError", "APIError", "APITimeoutError", "AsyncKieClient",
-    "AuthenticationError", "CallbackEvent", "ConfigurationError", "InstrumentalTask",
-    "InsufficientCreditsError", "InvalidRequestError", "KieClient", "KieError",
-    "NotFoundError", "PermissionDeniedError", "PollSchedule", "RateLimitError", "ServerError",
-    "ServiceUnavailableError", "TaskDetails", "TaskFailedError", "TaskStatus", "Track",
-    "WaitTimeoutError", "WebhookVerificationError", "__version__",
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AsyncKieClient",
+    "AuthenticationError",
+    "CallbackEvent",
+    "ConfigurationError",
+    "InstrumentalTask",
+    "InsufficientCreditsError",
+    "InvalidRequestError",
+    "KieClient",
+    "KieError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PollSchedule",
+    "RateLimitError",
+    "ServerError",
+    "ServiceUnavailableError",
+    "TaskDetails",
+    "TaskFailedError",
+    "TaskStatus",
+    "Track",
+    "WaitTimeoutError",
+    "WebhookVerificationError",
+    "__version__",
 }
 
 
@@ -30,9 +49,23 @@ def test_public_names_are_exported_and_presented_as_the_packages_own():
 
 def test_submodule_surfaces_are_pinned():
     assert set(webhooks.__all__) == {
-        "DEFAULT_TOLERANCE", "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "CallbackEvent",
-        "DedupStore", "Deduplicator", "InMemoryDedupStore", "Receipt", "aconfirm", "areceive",
-        "confirm", "parse_callback", "receive", "sign", "unwrap", "verify_signature"}
+        "DEFAULT_TOLERANCE",
+        "SIGNATURE_HEADER",
+        "TIMESTAMP_HEADER",
+        "CallbackEvent",
+        "DedupStore",
+        "Deduplicator",
+        "InMemoryDedupStore",
+        "Receipt",
+        "aconfirm",
+        "areceive",
+        "confirm",
+        "parse_callback",
+        "receive",
+        "sign",
+        "unwrap",
+        "verify_signature",
+    }
     assert set(testing.__all__) == {"FakeClock", "FakeKie"}
     assert set(receivers.__all__) == {"CALLBACK_PATH", "starlette_app", "wsgi_app"}
     for module in (webhooks, testing, receivers):
@@ -41,16 +74,18 @@ def test_submodule_surfaces_are_pinned():
 
 
 def test_every_error_is_a_kie_error():
-    errors = [getattr(kie_instrumental, n) for n in kie_instrumental.__all__
-              if n.endswith("Error")]
+    errors = [getattr(kie_instrumental, n) for n in kie_instrumental.__all__ if n.endswith("Error")]
     assert len(errors) == 16
     assert all(issubclass(e, kie_instrumental.KieError) for e in errors)
 
 
 def test_the_sync_and_async_clients_offer_the_same_methods():
     def surface(cls):
-        return {name: list(inspect.signature(getattr(cls, name)).parameters)
-                for name in dir(cls) if not name.startswith("_")}
+        return {
+            name: list(inspect.signature(getattr(cls, name)).parameters)
+            for name in dir(cls)
+            if not name.startswith("_")
+        }
 
     assert surface(kie_instrumental.KieClient) == surface(kie_instrumental.AsyncKieClient)
     for name in surface(kie_instrumental.AsyncKieClient):
@@ -61,9 +96,10 @@ def test_importing_the_package_does_not_import_the_fake_or_the_cli():
     import subprocess
     import sys
 
-    probe = ("import sys, kie_instrumental; "
-             "print([m for m in ('starlette', 'uvicorn', 'kie_instrumental._cli', "
-             "'kie_instrumental.testing._fake') if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True)
+    probe = (
+        "import sys, kie_instrumental; "
+        "print([m for m in ('starlette', 'uvicorn', 'kie_instrumental._cli', "
+        "'kie_instrumental.testing._fake') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -9,19 +9,25 @@ from typing import Any
 import httpx
 import pytest
 from _support import API_KEY, CREATE_PATH, CREDIT_PATH, RECORD_PATH, VALID_FIELDS
-
 from kie_instrumental import KieClient, KieError
 
 FAULTS = [
-    *[httpx.Response(s, json={"code": s, "msg": "m", "data": None})
-      for s in (400, 401, 402, 403, 404, 422, 429, 430, 455, 500, 502, 503, 531)],
-    *[httpx.Response(200, json={"code": c, "msg": "m", "data": None})
-      for c in (401, 402, 409, 422, 451, 455, 501)],
+    *[
+        httpx.Response(s, json={"code": s, "msg": "m", "data": None})
+        for s in (400, 401, 402, 403, 404, 422, 429, 430, 455, 500, 502, 503, 531)
+    ],
+    *[
+        httpx.Response(200, json={"code": c, "msg": "m", "data": None})
+        for c in (401, 402, 409, 422, 451, 455, 501)
+    ],
     httpx.Response(403, text="error code: 1010"),
     httpx.Response(502, html="<html>bad gateway</html>"),
     httpx.Response(200, content=b""),
-    httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), httpx.WriteTimeout("slow"),
-    httpx.PoolTimeout("busy"), httpx.RemoteProtocolError("dropped"),
+    httpx.ConnectError("refused"),
+    httpx.ReadTimeout("slow"),
+    httpx.WriteTimeout("slow"),
+    httpx.PoolTimeout("busy"),
+    httpx.RemoteProtocolError("dropped"),
 ]
 
 
@@ -68,8 +74,11 @@ def test_no_error_or_log_line_carries_the_key(make_client, mock_api, caplog, fau
     client = make_client()
     assert API_KEY not in repr(client) and API_KEY not in str(client)
     errors: list[KieError] = []
-    for call in (lambda: client.add_instrumental(**VALID_FIELDS),
-                 lambda: client.get_task("task-1"), client.get_credits):
+    for call in (
+        lambda: client.add_instrumental(**VALID_FIELDS),
+        lambda: client.get_task("task-1"),
+        client.get_credits,
+    ):
         try:
             call()
         except KieError as error:  # the class is checked in test_errors
@@ -77,6 +86,8 @@ def test_no_error_or_log_line_carries_the_key(make_client, mock_api, caplog, fau
     assert len(errors) == 3
     for error in errors:
         assert leaks(error, API_KEY) == []
+    # Nor does the client keep anything that reveals it (a stored request, an exception).
+    assert leaks(getattr(client, "_client", client), API_KEY) == []
     assert caplog.records, "DEBUG logging should have recorded the attempts"
     for record in caplog.records:
         assert API_KEY not in record.getMessage()
@@ -94,16 +105,19 @@ def test_kie_log_debug_prints_one_line_per_attempt(monkeypatch, capsys) -> None:
     logger = logging.getLogger("kie_instrumental")
     previous = (logger.level, list(logger.handlers))
     try:
-        transport = httpx.MockTransport(lambda r: httpx.Response(500, json={"code": 500,
-                                                                              "msg": "x"}))
+        transport = httpx.MockTransport(
+            lambda r: httpx.Response(500, json={"code": 500, "msg": "x"})
+        )
         from kie_instrumental.testing import FakeClock
 
-        client = KieClient(API_KEY, http_client=httpx.Client(transport=transport),
-                           clock=FakeClock(), max_retries=1)
+        client = KieClient(
+            API_KEY, http_client=httpx.Client(transport=transport), clock=FakeClock(), max_retries=1
+        )
         with pytest.raises(KieError):
             client.get_credits()
-        lines = [line for line in capsys.readouterr().err.splitlines()
-                 if "/api/v1/chat/credit" in line]
+        lines = [
+            line for line in capsys.readouterr().err.splitlines() if "/api/v1/chat/credit" in line
+        ]
         assert len(lines) == 2
         assert "GET /api/v1/chat/credit -> HTTP 500 code 500" in lines[0]
         assert "(attempt 1/2)" in lines[0] and "(attempt 2/2)" in lines[1]

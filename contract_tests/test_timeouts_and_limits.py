@@ -15,9 +15,7 @@ import httpx
 import pytest
 from _support import API_KEY
 from _virtual_time import LoopClock, ThreadVirtualClock, VirtualTimeLoop
-
 from kie_instrumental import APITimeoutError, AsyncKieClient, ConfigurationError, KieClient
-from kie_instrumental.testing import FakeClock
 
 CREDITS = {"code": 200, "msg": "success", "data": 1}
 
@@ -97,8 +95,7 @@ def test_a_server_that_never_answers_times_out_within_the_bound(silent_server, k
 
 def max_in_window(stamps: list[float], period: float) -> int:
     stamps = sorted(stamps)
-    return max(sum(1 for t in stamps[i:] if t < start + period)
-               for i, start in enumerate(stamps))
+    return max(sum(1 for t in stamps[i:] if t < start + period) for i, start in enumerate(stamps))
 
 
 def recording_transport(clock: Any, stamps: list[float]) -> httpx.MockTransport:
@@ -182,8 +179,15 @@ def test_the_limiter_counts_against_the_api_host_only(make_client, clock, tmp_pa
 
     def handler(request: httpx.Request) -> httpx.Response:
         stamps.append(clock.monotonic())
-        return httpx.Response(200, json={"success": True, "code": 200, "msg": "ok",
-                                         "data": {"downloadUrl": "https://files/v.wav"}})
+        return httpx.Response(
+            200,
+            json={
+                "success": True,
+                "code": 200,
+                "msg": "ok",
+                "data": {"downloadUrl": "https://files/v.wav"},
+            },
+        )
 
     client = make_client(rate_limit=(2, 10.0), transport=httpx.MockTransport(handler))
     for _ in range(5):
@@ -194,5 +198,3 @@ def test_the_limiter_counts_against_the_api_host_only(make_client, clock, tmp_pa
 def test_the_limit_value_is_checked() -> None:
     with pytest.raises(ValueError, match="rate_limit"):
         KieClient(API_KEY, rate_limit=(0, 10.0))
-
-

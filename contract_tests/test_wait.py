@@ -8,7 +8,6 @@ import httpx
 import pytest
 from _records import record, suno_track
 from _support import RECORD_PATH
-
 from kie_instrumental import (
     AuthenticationError,
     TaskFailedError,
@@ -43,8 +42,7 @@ def test_polls_back_off_and_never_exceed_3_per_second(make_client, mock_api, clo
 
 
 def test_progress_is_reported_once_per_status_change(make_client, mock_api, clock):
-    sequence = ["PENDING", "PENDING", "TEXT_SUCCESS", "TEXT_SUCCESS", "FIRST_SUCCESS",
-                "SUCCESS"]
+    sequence = ["PENDING", "PENDING", "TEXT_SUCCESS", "TEXT_SUCCESS", "FIRST_SUCCESS", "SUCCESS"]
     _, handler = polls(clock, sequence, [suno_track(0), suno_track(1)])
     mock_api.get(RECORD_PATH).mock(side_effect=handler)
     seen = []
@@ -73,17 +71,29 @@ def test_callback_exception_without_tracks_is_a_failure(make_client, mock_api, c
     assert caught.value.status == "CALLBACK_EXCEPTION"
 
 
-@pytest.mark.parametrize("status", ["CREATE_TASK_FAILED", "GENERATE_AUDIO_FAILED",
-                                    "SENSITIVE_WORD_ERROR", "SOMETHING_NEW_FAILED",
-                                    "UPSTREAM_ERROR"])
+@pytest.mark.parametrize(
+    "status",
+    [
+        "CREATE_TASK_FAILED",
+        "GENERATE_AUDIO_FAILED",
+        "SENSITIVE_WORD_ERROR",
+        "SOMETHING_NEW_FAILED",
+        "UPSTREAM_ERROR",
+    ],
+)
 def test_failures_raise_with_task_id_status_code_and_message(make_client, mock_api, status):
-    mock_api.get(RECORD_PATH).mock(side_effect=[
-        record("PENDING"), record(status, error_code=501, error_message="no audio")])
+    mock_api.get(RECORD_PATH).mock(
+        side_effect=[record("PENDING"), record(status, error_code=501, error_message="no audio")]
+    )
     with pytest.raises(TaskFailedError) as caught:
         make_client().wait("task-1")
     error = caught.value
     assert (error.task_id, error.status, error.error_code, error.error_message) == (
-        "task-1", status, 501, "no audio")
+        "task-1",
+        status,
+        501,
+        "no audio",
+    )
     assert "task-1" in str(error) and status in str(error)
 
 
@@ -97,8 +107,9 @@ def test_the_deadline_raises_with_the_last_status(make_client, mock_api, clock):
 
 
 def test_errors_while_polling_carry_the_task_id(make_client, mock_api):
-    mock_api.get(RECORD_PATH).mock(return_value=httpx.Response(401, json={"code": 401,
-                                                                          "msg": "bad key"}))
+    mock_api.get(RECORD_PATH).mock(
+        return_value=httpx.Response(401, json={"code": 401, "msg": "bad key"})
+    )
     with pytest.raises(AuthenticationError) as caught:
         make_client().wait("task-1")
     assert caught.value.task_id == "task-1"
