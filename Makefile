@@ -26,7 +26,7 @@ lint: $(STAMP) ## ruff on the hand-written code, mypy --strict on wrapper/ and e
 	$(BIN)/mypy --strict examples
 
 test: lint check-generated ## everything CI checks
-	$(BIN)/python -m pytest -n 2 -q contract_tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q contract_tests
 
 demo: $(STAMP) ## the whole flow against the embedded fake server: no key, no network
 	$(BIN)/kie-instrumental demo

@@ -225,4 +225,6 @@ def parse_create_time(value: object, field: str) -> datetime | None:
 
 
 def _kind(value: Any) -> str:
+    if value == "":
+        return "an empty string"
     return "null" if value is None else type(value).__name__

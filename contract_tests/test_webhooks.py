@@ -1,0 +1,262 @@
+"""Verifying and parsing KIE's callbacks: HMAC over "<task_id>.<timestamp>", constant time,
+a replay window both ways; every stage parsed; duplicates handled once; and, because the
+signature does not cover the body, confirmation of `complete` events against KIE."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from _callbacks import SECRET, callback, signed, stdlib_signature
+from _records import record, suno_track
+from _support import RECORD_PATH, example
+from kie_instrumental import CallbackEvent, Track, WebhookVerificationError
+from kie_instrumental import webhooks as wh
+
+NOW = 1_750_000_000
+
+
+def test_a_signature_computed_with_the_standard_library_is_accepted():
+    body, headers = signed(callback(), at=NOW)
+    event = wh.unwrap(body, headers, SECRET, now=NOW)
+    assert (event.task_id, event.stage, len(event.tracks)) == ("task-1", "complete", 2)
+    assert wh.sign("task-1", str(NOW), SECRET) == stdlib_signature("task-1", str(NOW))
+
+
+@pytest.mark.parametrize("case", ["lower", "upper", "mixed"])
+def test_header_names_match_case_insensitively(case):
+    body, headers = signed(callback(), at=NOW)
+    change = {"lower": str.lower, "upper": str.upper, "mixed": str.swapcase}[case]
+    assert wh.unwrap(body, {change(k): v for k, v in headers.items()}, SECRET, now=NOW)
+
+
+def reject(body, headers, *, now=NOW, secret=SECRET, tolerance=300) -> str:
+    with pytest.raises(WebhookVerificationError) as caught:
+        wh.unwrap(body, headers, secret, now=now, tolerance=tolerance)
+    return caught.value.reason
+
+
+def without(headers, name):
+    return {k: v for k, v in headers.items() if k != name}
+
+
+def test_rejections_carry_a_reason():
+    body, headers = signed(callback(), at=NOW)
+    reasons = {
+        "no signature": reject(body, without(headers, "X-Webhook-Signature")),
+        "no timestamp": reject(body, without(headers, "X-Webhook-Timestamp")),
+        "empty signature": reject(body, {**headers, "X-Webhook-Signature": ""}),
+        "empty timestamp": reject(body, {**headers, "X-Webhook-Timestamp": " "}),
+        "not numeric": reject(body, {**headers, "X-Webhook-Timestamp": "12:00"}),
+        "negative": reject(body, {**headers, "X-Webhook-Timestamp": "-5"}),
+        "too old": reject(body, headers, now=NOW + 301),
+        "from the future": reject(body, headers, now=NOW - 301),
+        "wrong secret": reject(body, headers, secret="another-secret"),
+        "no secret": reject(body, headers, secret=""),
+    }
+    assert "missing X-Webhook-Signature" in reasons["no signature"]
+    assert "missing X-Webhook-Timestamp" in reasons["no timestamp"]
+    assert "missing" in reasons["empty signature"] and "missing" in reasons["empty timestamp"]
+    assert "Unix seconds" in reasons["not numeric"] and "Unix seconds" in reasons["negative"]
+    assert "old" in reasons["too old"] and "future" in reasons["from the future"]
+    assert reasons["wrong secret"] == "signature does not match"
+    assert "no webhook secret" in reasons["no secret"]
+
+
+def test_the_window_is_inclusive_and_configurable():
+    body, headers = signed(callback(), at=NOW)
+    assert wh.unwrap(body, headers, SECRET, now=NOW + 300)
+    assert wh.unwrap(body, headers, SECRET, now=NOW - 300)
+    assert "old" in reject(body, headers, now=NOW + 61, tolerance=60)
+
+
+def test_a_signature_for_another_task_is_rejected():
+    body, headers = signed(callback(task_id="task-1"), at=NOW, task_id="task-2")
+    assert reject(body, headers) == "signature does not match"
+
+
+def test_a_task_id_changed_after_signing_is_rejected():
+    _, headers = signed(callback(task_id="task-1"), at=NOW)
+    tampered = json.dumps(callback(task_id="task-9")).encode()
+    assert reject(tampered, headers) == "signature does not match"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"{not json", "malformed JSON"),
+        (b"", "malformed JSON"),
+        (b"[1]", "not a JSON object"),
+        (
+            json.dumps({"code": 200, "msg": "", "data": {"callbackType": "text"}}).encode(),
+            "no data.task_id",
+        ),
+        (json.dumps({"code": 200, "msg": "", "data": {"task_id": ""}}).encode(), "no data.task_id"),
+        (json.dumps({"code": 200}).encode(), "no data.task_id"),
+    ],
+)
+def test_malformed_bodies_are_rejected(body, reason):
+    _, headers = signed(callback(), at=NOW)
+    assert reason in reject(body, headers)
+
+
+@pytest.mark.parametrize("stage", ["text", "first", "complete", "error"])
+def test_every_documented_stage_parses_from_the_specs_examples(stage):
+    event = wh.parse_callback(json.dumps(example("callback", stage)).encode())
+    assert event.stage == stage
+    assert all(isinstance(track, Track) for track in event.tracks)
+    if stage in ("text", "error"):
+        assert event.tracks == ()
+    if stage == "error":
+        assert event.code == 501 and event.is_final
+    if stage == "first":  # the unfinished second track has no URLs yet
+        finished, unfinished = event.tracks
+        assert finished.source_audio_url and finished.created_at is not None
+        assert unfinished.audio_url == "" and unfinished.duration is None
+    if stage == "complete":
+        assert event.tracks[0].created_at.year == 2025
+
+
+def test_unknown_stages_extra_fields_and_list_shapes():
+    body = callback(stage="remastered")
+    body["data"]["newField"] = {"x": 1}
+    body["data"]["data"][0]["bpm"] = 96
+    body["extra"] = True
+    event = wh.parse_callback(json.dumps(body).encode())
+    assert event.stage == "remastered" and len(event.tracks) == 2 and not event.is_final
+    assert wh.parse_callback(callback(stage="complete", tracks=[])).tracks == ()
+    null_body = callback(stage="complete")
+    null_body["data"]["data"] = None
+    assert wh.parse_callback(null_body).tracks == ()
+    no_data = callback(stage="text")
+    del no_data["data"]["data"]
+    assert wh.parse_callback(no_data).tracks == ()
+
+
+@pytest.mark.parametrize("value", [1735689600000, "2025-01-01 00:00:00"])
+def test_create_time_as_number_or_string(value):
+    body = callback(tracks=[{"id": "a", "createTime": value}])
+    assert wh.parse_callback(body).tracks[0].created_at.year == 2025
+
+
+def test_wrong_shapes_inside_a_signed_body_are_rejected_not_crashed():
+    for broken in ({"data": "x"}, {"id": 5}, {"id": "a", "duration": "long"}):
+        body = callback(tracks=[broken])
+        with pytest.raises(WebhookVerificationError, match="unexpected callback shape"):
+            wh.parse_callback(body)
+
+
+# -- de-duplication ---------------------------------------------------------------------------
+
+
+def event(stage: str = "complete") -> CallbackEvent:
+    return wh.parse_callback(callback(stage=stage))
+
+
+def test_a_duplicate_is_handled_once():
+    handled: list[str] = []
+    dedup = wh.Deduplicator()
+    assert dedup.handle(event(), lambda e: handled.append(e.stage)) is True
+    assert dedup.handle(event(), lambda e: handled.append(e.stage)) is False
+    assert dedup.handle(event("first"), lambda e: handled.append(e.stage)) is True
+    assert handled == ["complete", "first"]
+
+
+def test_a_redelivery_after_a_failed_handler_is_processed_again():
+    attempts: list[int] = []
+    dedup = wh.Deduplicator()
+
+    def flaky(_: CallbackEvent) -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("database down")
+
+    with pytest.raises(RuntimeError):
+        dedup.handle(event(), flaky)
+    assert dedup.handle(event(), flaky) is True
+    assert dedup.handle(event(), flaky) is False
+    assert len(attempts) == 2
+
+
+def test_a_shared_store_plugs_in_through_the_tiny_interface():
+    class DictStore:  # what a Redis- or database-backed store implements
+        def __init__(self) -> None:
+            self.state: dict[str, str] = {}
+
+        def claim(self, key: str) -> bool:  # Redis: SET key busy NX EX 600
+            if key in self.state:
+                return False
+            self.state[key] = "busy"
+            return True
+
+        def complete(self, key: str) -> None:
+            self.state[key] = "done"
+
+        def release(self, key: str) -> None:
+            self.state.pop(key, None)
+
+    store = DictStore()
+    first, second = wh.Deduplicator(store), wh.Deduplicator(store)  # two receivers
+    handled: list[str] = []
+    assert first.handle(event(), lambda e: handled.append("first"))
+    assert not second.handle(event(), lambda e: handled.append("second"))
+    assert handled == ["first"] and store.state == {"task-1:complete": "done"}
+
+
+def test_the_in_memory_store_is_bounded():
+    store = wh.InMemoryDedupStore(max_keys=2)
+    for key in "abc":
+        assert store.claim(key)
+    assert store.claim("a")  # forgotten, the oldest
+
+
+# -- confirmation: the signature does not cover the body ---------------------------------------
+
+
+def test_a_forged_body_under_a_replayed_signature_is_caught_by_confirmation(client, mock_api):
+    genuine = callback(task_id="task-1")
+    _, captured_headers = signed(genuine)
+    forged = callback(
+        task_id="task-1",
+        tracks=[{"id": "task-1-0", "audio_url": "https://evil.example/malware.mp3"}],
+    )
+    forged_body = json.dumps(forged).encode()
+    # The replayed headers verify: KIE's signature covers task id and time only.
+    event = wh.unwrap(forged_body, captured_headers, SECRET)
+    mock_api.get(RECORD_PATH).mock(
+        return_value=record(
+            "SUCCESS", [suno_track(0, id="task-1-0", audioUrl="https://cdn.example/task-1/0.mp3")]
+        )
+    )
+    with pytest.raises(WebhookVerificationError, match="do not match"):
+        wh.confirm(event, client)
+
+
+def test_confirmation_returns_kies_own_tracks(client, mock_api):
+    mock_api.get(RECORD_PATH).mock(
+        return_value=record(
+            "SUCCESS",
+            [
+                suno_track(n, id=f"task-1-{n}", audioUrl=f"https://cdn.example/task-1/{n}.mp3")
+                for n in range(2)
+            ],
+        )
+    )
+    confirmed = wh.confirm(event(), client)
+    assert [t.audio_url for t in confirmed.tracks] == [
+        "https://cdn.example/task-1/0.mp3",
+        "https://cdn.example/task-1/1.mp3",
+    ]
+    assert confirmed.tracks[0].prompt == "[Instrumental]"  # from record-info
+
+
+def test_confirmation_leaves_other_stages_alone(client, mock_api):
+    route = mock_api.get(RECORD_PATH)
+    assert wh.confirm(event("first"), client) == event("first")
+    assert route.call_count == 0
+
+
+def test_confirmation_rejects_a_complete_event_for_an_unfinished_task(client, mock_api):
+    mock_api.get(RECORD_PATH).mock(return_value=record("FIRST_SUCCESS", []))
+    with pytest.raises(WebhookVerificationError):
+        wh.confirm(event(), client)
