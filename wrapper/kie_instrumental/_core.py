@@ -64,7 +64,7 @@ from ._polling import PollSchedule
 from ._ratelimit import RateLimiter
 from ._responses import read_envelope
 from ._retry import RetryPolicy, may_have_created_task, should_retry
-from ._validation import python_name, request_validator
+from ._validation import parameter_violation, python_name, request_validator
 from ._version import __version__
 
 logger = logging.getLogger("kie_instrumental")
@@ -252,12 +252,9 @@ class ClientCore:
         )
 
     def task_operation(self, task_id: str) -> Operation[TaskDetails]:
-        if not isinstance(task_id, str) or not task_id.strip():
-            raise InvalidRequestError(
-                f"task_id: must be a non-empty string, got {task_id!r}",
-                field="taskId",
-                rule="minLength",
-            )
+        violation = parameter_violation(_spec.RECORD_INFO_PATH, "get", "taskId", task_id)
+        if violation is not None:
+            raise violation.to_error()
         return Operation(
             name="GET /api/v1/generate/record-info",
             open=self._fixed(get_task_details._get_kwargs(task_id=task_id), self.base_url),

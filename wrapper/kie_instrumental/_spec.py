@@ -9,6 +9,7 @@ from typing import Any
 
 SPEC_JSON = Path(__file__).resolve().parent / "_spec" / "kie-add-instrumental.json"
 ADD_INSTRUMENTAL_PATH = "/api/v1/generate/add-instrumental"
+RECORD_INFO_PATH = "/api/v1/generate/record-info"
 
 
 @functools.cache

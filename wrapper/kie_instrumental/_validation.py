@@ -105,8 +105,8 @@ class ObjectValidator:
                         )
                     )
                 continue
-            if value is None and name not in self.required:
-                continue  # an optional field left out
+            if value is None and name in self.required:
+                continue  # reported as missing above
             for check in checks:
                 violation = check(value)
                 if violation is not None:
@@ -124,6 +124,25 @@ class ObjectValidator:
 @functools.cache
 def request_validator(schema_name: str) -> ObjectValidator:
     return compile_object(_spec.schema(schema_name))
+
+
+@functools.cache
+def _parameter(path: str, method: str, name: str) -> tuple[bool, tuple[_Check, ...]]:
+    operation = _spec.load_spec()["paths"][path][method]
+    (parameter,) = [p for p in operation.get("parameters", ()) if p["name"] == name]
+    return bool(parameter.get("required")), compile_field(name, parameter["schema"])
+
+
+def parameter_violation(path: str, method: str, name: str, value: object) -> Violation | None:
+    """The first rule of the spec's parameter `name` that `value` breaks, if any."""
+    required, checks = _parameter(path, method, name)
+    if value is None:
+        return Violation(name, "required", "is required", "nothing") if required else None
+    for check in checks:
+        violation = check(value)
+        if violation is not None:
+            return violation
+    return None
 
 
 def compile_object(schema: Mapping[str, Any]) -> ObjectValidator:
@@ -207,9 +226,18 @@ def _is_multiple(value: float, step: Decimal) -> bool:
         return False
 
 
+# RFC 3986 (what `format: uri` means): ASCII only, these characters, % followed by two hex digits.
+_URI = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]*:(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*"
+)
+
+
 def _is_absolute_uri(value: str) -> bool:
+    if _URI.fullmatch(value) is None:
+        return False
     try:
         parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError:
         return False
     return bool(parts.scheme and parts.netloc)

@@ -34,7 +34,7 @@ from starlette.routing import Route
 
 from .. import _spec, webhooks
 from .._clock import SYSTEM_CLOCK, Clock
-from .._validation import request_validator
+from .._validation import Violation, parameter_violation, request_validator
 from ._audio import synth_png, synth_wav, wav_duration
 
 CallbackMode = Literal["off", "loopback", "any"]
@@ -137,6 +137,11 @@ class FakeKie:
         """The next created task ends in `status` instead of SUCCESS."""
         self._next_failure.append(status)
 
+    def request_violations(self, body: object) -> list[Violation]:
+        """The spec's rules broken by a create request (the wrapper's validator, shared)."""
+        schema_name = _spec.request_schema_name(_spec.ADD_INSTRUMENTAL_PATH)
+        return request_validator(schema_name).violations(body)
+
     # -- lifecycle ------------------------------------------------------------------------------
 
     def status_of(self, task: FakeTask) -> str:
@@ -237,9 +242,8 @@ class FakeKie:
         try:
             body = json.loads(await request.body())
         except (ValueError, UnicodeDecodeError):
-            return _envelope(422, "The request body is not valid JSON.")
-        schema_name = _spec.request_schema_name(_spec.ADD_INSTRUMENTAL_PATH)
-        violations = request_validator(schema_name).violations(body)
+            return _envelope(422, "body: must be a JSON object, got text that is not JSON")
+        violations = self.request_violations(body)
         if violations:
             return _envelope(422, violations[0].message(python_names=False))
         with self._lock:
@@ -261,9 +265,11 @@ class FakeKie:
         refused = self._gate(request, counted=True)
         if refused is not None:
             return refused
-        task_id = request.query_params.get("taskId", "")
-        if not task_id:
-            return _envelope(422, "taskId: is required")
+        task_id = request.query_params.get("taskId")
+        violation = parameter_violation(_spec.RECORD_INFO_PATH, "get", "taskId", task_id)
+        if violation is not None:
+            return _envelope(422, violation.message(python_names=False))
+        assert task_id is not None
         task = self.tasks.get(task_id)
         if task is None:
             return _envelope(200, "success", None)

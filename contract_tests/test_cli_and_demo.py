@@ -1,0 +1,212 @@
+"""The command line and `make demo`'s path, end to end on loopback: real processes, real
+ports, real signed callbacks, real files; expected errors as one line and a documented code."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kie_instrumental import KieClient
+from kie_instrumental._cli import main
+from kie_instrumental.testing import FakeKie
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[tuple[FakeKie, str]]:
+    server = FakeKie(rate_limit=None, callbacks="off")
+    with server.serve() as url:
+        yield server, url
+
+
+@pytest.fixture
+def env(fake, monkeypatch):
+    server, url = fake
+    monkeypatch.setenv("KIE_API_KEY", server.api_key)
+    monkeypatch.setenv("KIE_BASE_URL", url)
+    monkeypatch.setenv("KIE_UPLOAD_BASE_URL", url)
+    return server, url
+
+
+ADD = [
+    "add",
+    "--upload-url",
+    "https://example.com/v.mp3",
+    "--title",
+    "Night Drive",
+    "--tags",
+    "synthwave",
+    "--negative-tags",
+    "",
+    "--callback-url",
+    "https://example.com/cb",
+]
+
+
+def test_add_wait_download_json(env, capsys, tmp_path):
+    assert (
+        main([*ADD, "--style-weight", "0.07", "--wait", "--json", "--download", str(tmp_path)]) == 0
+    )
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert result["status"] == "SUCCESS" and len(result["tracks"]) == 2
+    assert [Path(p).parent for p in result["files"]] == [tmp_path, tmp_path]
+    assert "stage SUCCESS" in captured.err and "elapsed" in captured.err
+
+
+def test_add_with_a_local_file_uploads_it_first(env, capsys, tmp_path):
+    vocals = tmp_path / "vocals.wav"
+    vocals.write_bytes(b"RIFF-vocals")
+    args = [a for a in ADD if a not in ("--upload-url", "https://example.com/v.mp3")]
+    assert main([*args, "--file", str(vocals), "--json"]) == 0
+    task_id = json.loads(capsys.readouterr().out)["task_id"]
+    server, _ = env
+    assert (
+        server.tasks[task_id].request["uploadUrl"].endswith("/uploads/kie-instrumental/vocals.wav")
+    )
+
+
+def test_status_and_credits(env, capsys):
+    server, _ = env
+    assert main([*ADD, "--json"]) == 0
+    task_id = json.loads(capsys.readouterr().out)["task_id"]
+    assert main(["status", task_id]) == 0
+    assert f"task {task_id}: SUCCESS" in capsys.readouterr().out
+    assert main(["credits", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"credits": server.credits}
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        ([*ADD, "--style-weight", "1.5"], 4, "style_weight (styleWeight): must be a multiple"),
+        (["status", "no-such-task"], 11, "knows no task no-such-task"),
+    ],
+)
+def test_expected_errors_are_one_line_with_a_documented_code(env, capsys, argv, code, message):
+    assert main(argv) == code
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("kie-instrumental: error: ") and message in err
+    assert "\n" not in err and "Traceback" not in err
+
+
+def test_a_failed_task_exits_9(env, capsys):
+    server, _ = env
+    server.fail_next_task("SENSITIVE_WORD_ERROR")
+    assert main([*ADD, "--wait"]) == 9
+    assert "SENSITIVE_WORD_ERROR" in capsys.readouterr().err
+
+
+def test_a_wrong_key_exits_5(env, capsys, monkeypatch):
+    monkeypatch.setenv("KIE_API_KEY", "wrong")
+    assert main(["credits"]) == 5
+
+
+def test_no_key_exits_3_in_a_real_process_without_a_traceback(tmp_path):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("KIE_")}
+    result = subprocess.run(
+        [str(BIN / "kie-instrumental"), "credits"],
+        capture_output=True,
+        text=True,
+        env=clean,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 3
+    assert result.stderr.strip().splitlines() == [
+        "kie-instrumental: error: no API key: pass api_key=... or set the KIE_API_KEY "
+        "environment variable"
+    ]
+
+
+def test_python_dash_m_is_the_same_command():
+    result = subprocess.run(
+        [sys.executable, "-m", "kie_instrumental", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    for command in ("add", "status", "wait", "credits", "fake-server", "demo"):
+        assert command in result.stdout
+    assert "Exit codes" in result.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_fake_server_command_serves_a_real_port():
+    port = free_port()
+    process = subprocess.Popen(
+        [str(BIN / "kie-instrumental"), "fake-server", "--port", str(port), "--stage-seconds", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = process.stdout.readline()
+        assert f"http://127.0.0.1:{port}" in banner
+        key = re.search(r"api key: (\S+)", banner).group(1)
+        for _ in range(100):
+            try:
+                with KieClient(key, base_url=f"http://127.0.0.1:{port}") as client:
+                    assert client.get_credits() == 1000.0
+                break
+            except Exception:
+                time.sleep(0.05)
+        else:
+            pytest.fail("the fake server never answered")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_the_demo_runs_the_whole_flow_and_leaves_nothing_behind(tmp_path):
+    out = tmp_path / "demo-output"
+    result = subprocess.run(
+        [str(BIN / "kie-instrumental"), "demo", "--out", str(out), "--stage-seconds", "0.3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith("KIE_")},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout
+    for stage in ("text", "first", "complete"):
+        assert f"callback '{stage}' received, signature verified" in lines
+    assert "status SUCCESS" in lines and "Callbacks text, first, complete" in lines
+    task_id = re.search(r"Task\s+(\w+)", lines).group(1)
+    files = sorted(out.iterdir())
+    assert len(files) == 2 and all(task_id in f.name for f in files)
+    for file in files:
+        with wave.open(io.BytesIO(file.read_bytes())) as audio:
+            assert audio.getnframes() > 0
+    # No process and no port left behind.
+    ports = [int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", lines)]
+    assert len(ports) == 2
+    for port in ports:
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0
+    leftovers = [p for p in Path("/proc").glob("[0-9]*/cmdline") if str(out).encode() in _read(p)]
+    assert leftovers == []
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
