@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+import schemathesis
 from _support import API_KEY, BASE_URL, UPLOAD_BASE_URL, create_request_schema, errors, spec
 from hypothesis import settings
 from kie_instrumental import AsyncKieClient, KieClient
@@ -170,3 +171,42 @@ def make_client(
 @pytest.fixture
 def client(make_client: ClientFactory) -> Any:
     return make_client()
+
+
+# -- the suite's size, printed at the end of `make test` ---------------------------------------
+
+_schemathesis_cases = 0
+_original_call = schemathesis.Case.call
+
+
+def _counting_call(self: Any, *args: Any, **kwargs: Any) -> Any:
+    global _schemathesis_cases
+    _schemathesis_cases += 1
+    return _original_call(self, *args, **kwargs)
+
+
+schemathesis.Case.call = _counting_call  # type: ignore[method-assign]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker reports to the controller
+        workeroutput["schemathesis_cases"] = _schemathesis_cases
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    global _schemathesis_cases
+    _schemathesis_cases += node.workeroutput.get("schemathesis_cases", 0)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if hasattr(terminalreporter.config, "workeroutput"):
+        return
+    stats = terminalreporter.stats
+    counts = {key: len(stats.get(key, [])) for key in ("passed", "failed", "skipped", "error")}
+    total = counts["passed"] + counts["failed"] + counts["skipped"]
+    terminalreporter.write_line(
+        f"contract suite: {total} tests ({counts['passed']} passed, {counts['failed']} failed, "
+        f"{counts['skipped']} skipped), {_schemathesis_cases} schemathesis cases sent"
+    )
