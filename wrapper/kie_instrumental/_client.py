@@ -9,11 +9,9 @@ Authorization header and a bounded timeout on every request.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -126,6 +124,8 @@ class _TempFile:
     """A temporary file beside the destination, renamed into place only when complete."""
 
     def __init__(self, dest: Path) -> None:
+        import tempfile  # downloads only
+
         fd, name = tempfile.mkstemp(prefix=".part-", dir=dest.parent)
         self.handle = os.fdopen(fd, "wb")
         self.path = Path(name)
@@ -494,7 +494,7 @@ class AsyncKieClient(_BaseClient):
             elif isinstance(action, Progress):
                 if on_progress is not None:
                     called = on_progress(action.details)
-                    if inspect.isawaitable(called):
+                    if isinstance(called, Awaitable):
                         await called
             else:
                 outcome = await self._send(action)

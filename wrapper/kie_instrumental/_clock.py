@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Protocol
 
@@ -33,6 +32,8 @@ class SystemClock:
             time.sleep(seconds)
 
     async def asleep(self, seconds: float) -> None:
+        import asyncio  # only async users pay for importing asyncio
+
         await asyncio.sleep(max(0.0, seconds))
 
     def __repr__(self) -> str:

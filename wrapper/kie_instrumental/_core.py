@@ -21,21 +21,9 @@ from urllib.parse import urlsplit
 
 import attrs
 import httpx
-from kie_api_client.api.account import get_credits
-from kie_api_client.api.files import upload_file_stream
-from kie_api_client.api.music import add_instrumental, get_task_details
-from kie_api_client.models.add_instrumental_request import AddInstrumentalRequest
-from kie_api_client.models.create_task_data import CreateTaskData
-from kie_api_client.models.create_task_response import CreateTaskResponse
-from kie_api_client.models.credits_response import CreditsResponse
-from kie_api_client.models.file_stream_upload_request import FileStreamUploadRequest
-from kie_api_client.models.file_upload_response import FileUploadResponse
-from kie_api_client.models.record_info_response import RecordInfoResponse
-from kie_api_client.models.task_record import TaskRecord
-from kie_api_client.models.task_result import TaskResult
-from kie_api_client.models.uploaded_file import UploadedFile
-from kie_api_client.types import File, Unset
+from kie_api_client.types import Unset
 
+from . import _generated as gen
 from . import _spec
 from ._clock import Clock
 from ._errors import (
@@ -64,7 +52,6 @@ from ._polling import PollSchedule
 from ._ratelimit import RateLimiter
 from ._responses import read_envelope
 from ._retry import RetryPolicy, may_have_created_task, should_retry
-from ._validation import parameter_violation, python_name, request_validator
 from ._version import __version__
 
 logger = logging.getLogger("kie_instrumental")
@@ -231,33 +218,37 @@ class ClientCore:
         return lambda: contextlib.nullcontext(kwargs)
 
     def create_operation(self, fields: Mapping[str, Any]) -> Operation[InstrumentalTask]:
+        from ._validation import field_names, request_validator  # loaded on first use
+
         schema_name = _spec.request_schema_name(_spec.ADD_INSTRUMENTAL_PATH)
         wire = {
-            wire_name: fields[python_name(wire_name)]
-            for wire_name in _spec.schema(schema_name)["properties"]
-            if fields.get(python_name(wire_name)) is not None
+            wire_name: fields[keyword]
+            for wire_name, keyword in field_names(schema_name)
+            if fields.get(keyword) is not None
         }
         if self.validate_requests:
             request_validator(schema_name).validate(wire)
         try:
-            body = AddInstrumentalRequest.from_dict(wire)
+            body = gen.AddInstrumentalRequest.from_dict(wire)
         except (KeyError, TypeError, ValueError) as exc:
             # Only reachable with validate_requests=False.
             raise InvalidRequestError(f"add_instrumental: {exc}") from None
         return Operation(
             name="POST /api/v1/generate/add-instrumental",
-            open=self._fixed(add_instrumental._get_kwargs(body=body), self.base_url),
+            open=self._fixed(gen.add_instrumental._get_kwargs(body=body), self.base_url),
             parse=_parse_created,
             creates_task=True,
         )
 
     def task_operation(self, task_id: str) -> Operation[TaskDetails]:
+        from ._validation import parameter_violation  # loaded on first use
+
         violation = parameter_violation(_spec.RECORD_INFO_PATH, "get", "taskId", task_id)
         if violation is not None:
             raise violation.to_error()
         return Operation(
             name="GET /api/v1/generate/record-info",
-            open=self._fixed(get_task_details._get_kwargs(task_id=task_id), self.base_url),
+            open=self._fixed(gen.get_task_details._get_kwargs(task_id=task_id), self.base_url),
             parse=lambda reply: _parse_details(reply, task_id),
             task_id=task_id,
         )
@@ -265,7 +256,7 @@ class ClientCore:
     def credits_operation(self) -> Operation[float]:
         return Operation(
             name="GET /api/v1/chat/credit",
-            open=self._fixed(get_credits._get_kwargs(), self.base_url),
+            open=self._fixed(gen.get_credits._get_kwargs(), self.base_url),
             parse=_parse_credits,
         )
 
@@ -279,13 +270,13 @@ class ClientCore:
         def open_request() -> Iterator[dict[str, Any]]:
             # A fresh handle per attempt: a retry must send the file from its first byte.
             with path.open("rb") as handle:
-                body = FileStreamUploadRequest(
-                    file=File(payload=handle, file_name=path.name),
+                body = gen.FileStreamUploadRequest(
+                    file=gen.File(payload=handle, file_name=path.name),
                     upload_path=upload_path,
                     file_name=path.name,
                 )
                 yield self._api_request(
-                    upload_file_stream._get_kwargs(body=body), self.upload_base_url
+                    gen.upload_file_stream._get_kwargs(body=body), self.upload_base_url
                 )
 
         return Operation(
@@ -414,8 +405,8 @@ def _envelope(reply: Reply, operation: str) -> dict[str, Any]:
 
 def _parse_created(reply: Reply) -> InstrumentalTask:
     envelope = _envelope(reply, "add_instrumental")
-    parsed = _from_dict(CreateTaskResponse, envelope)
-    if not isinstance(parsed.data, CreateTaskData):
+    parsed = _from_dict(gen.CreateTaskResponse, envelope)
+    if not isinstance(parsed.data, gen.CreateTaskData):
         raise ShapeError("data.taskId is missing")
     return InstrumentalTask(task_id=require_str(parsed.data.task_id, "data.taskId"))
 
@@ -430,17 +421,17 @@ def _parse_details(reply: Reply, task_id: str) -> TaskDetails:
             http_status=reply.status,
             task_id=task_id,
         )
-    record = _from_dict(RecordInfoResponse, envelope).data
-    if not isinstance(record, TaskRecord):
+    record = _from_dict(gen.RecordInfoResponse, envelope).data
+    if not isinstance(record, gen.TaskRecord):
         raise ShapeError("data is not a task record")
     tracks: tuple[Track, ...] = ()
     result = record.response
-    if isinstance(result, TaskResult) and isinstance(result.suno_data, list):
+    if isinstance(result, gen.TaskResult) and isinstance(result.suno_data, list):
         tracks = tuple(
             Track.from_generated(item, f"data.response.sunoData[{i}]")
             for i, item in enumerate(result.suno_data)
         )
-    elif not (result is None or isinstance(result, Unset | TaskResult)):
+    elif not (result is None or isinstance(result, Unset | gen.TaskResult)):
         raise ShapeError("data.response must be an object or null")
     return TaskDetails(
         task_id=require_str(record.task_id, "data.taskId"),
@@ -457,7 +448,7 @@ def _parse_details(reply: Reply, task_id: str) -> TaskDetails:
 
 def _parse_credits(reply: Reply) -> float:
     envelope = _envelope(reply, "get_credits")
-    credits = optional_number(_from_dict(CreditsResponse, envelope).data, "data")
+    credits = optional_number(_from_dict(gen.CreditsResponse, envelope).data, "data")
     if credits is None:
         raise ShapeError("data (the remaining credits) is missing")
     return credits
@@ -465,8 +456,8 @@ def _parse_credits(reply: Reply) -> float:
 
 def _parse_upload(reply: Reply) -> str:
     envelope = _envelope(reply, "upload_file")
-    uploaded = _from_dict(FileUploadResponse, envelope).data
-    if not isinstance(uploaded, UploadedFile):
+    uploaded = _from_dict(gen.FileUploadResponse, envelope).data
+    if not isinstance(uploaded, gen.UploadedFile):
         raise ShapeError("data.downloadUrl is missing")
     return require_str(uploaded.download_url, "data.downloadUrl")
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
-from kie_api_client.models.callback_track import CallbackTrack
-from kie_api_client.models.suno_track import SunoTrack
 from kie_api_client.types import Unset
+
+if TYPE_CHECKING:
+    from kie_api_client.models.callback_track import CallbackTrack
+    from kie_api_client.models.suno_track import SunoTrack
 
 __all__ = ["CallbackEvent", "InstrumentalTask", "TaskDetails", "TaskStatus", "Track"]
 

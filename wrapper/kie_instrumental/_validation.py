@@ -47,6 +47,7 @@ class SpecError(Exception):
     """The spec uses a schema keyword this validator does not understand."""
 
 
+@functools.cache
 def python_name(wire_name: str) -> str:
     """uploadUrl -> upload_url; callBackUrl -> callback_url (the public keyword)."""
     if wire_name in _PYTHON_NAMES:
@@ -119,6 +120,12 @@ class ObjectValidator:
         violations = self.violations(body)
         if violations:
             raise violations[0].to_error()
+
+
+@functools.cache
+def field_names(schema_name: str) -> tuple[tuple[str, str], ...]:
+    """(wire name, public keyword) of every field of a request schema, in spec order."""
+    return tuple((name, python_name(name)) for name in _spec.schema(schema_name)["properties"])
 
 
 @functools.cache

@@ -29,9 +29,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
-from kie_api_client.models.audio_generated_callback import AudioGeneratedCallback
-from kie_api_client.models.audio_generated_callback_data import AudioGeneratedCallbackData
 
+from . import _generated as gen
 from ._errors import WebhookVerificationError
 from ._models import CallbackEvent, ShapeError, Track, require_str
 
@@ -132,9 +131,9 @@ def parse_callback(body: bytes | str | Mapping[str, Any]) -> CallbackEvent:
     document = dict(body) if isinstance(body, Mapping) else _load(body)
     task_id = _task_id(document)
     try:
-        parsed = AudioGeneratedCallback.from_dict(document)
+        parsed = gen.AudioGeneratedCallback.from_dict(document)
         data = parsed.data
-        if not isinstance(data, AudioGeneratedCallbackData):
+        if not isinstance(data, gen.AudioGeneratedCallbackData):
             raise ShapeError("data is not an object")
         code, msg = parsed.code, parsed.msg
         if isinstance(code, bool) or not isinstance(code, int):

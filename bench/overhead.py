@@ -1,0 +1,138 @@
+"""1. Per-call CPU overhead over httpx.MockTransport with the same canned answers: KieClient
+(validation on and off), the generated client alone, and raw httpx sending the same JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+from kie_api_client import Client
+from kie_api_client.api.music import add_instrumental, get_task_details
+from kie_api_client.models.add_instrumental_request import AddInstrumentalRequest
+from kie_instrumental import KieClient
+
+from ._timing import interleaved, per_call_seconds
+
+BASE = "https://api.kie.ai"
+BODY = {
+    "uploadUrl": "https://example.com/music.mp3",
+    "title": "Relaxing Piano",
+    "negativeTags": "heavy metal, fast drums",
+    "tags": "relaxing, piano, soothing",
+    "callBackUrl": "https://example.com/callback",
+    "model": "V4_5PLUS",
+    "vocalGender": "m",
+    "styleWeight": 0.61,
+    "weirdnessConstraint": 0.72,
+    "audioWeight": 0.65,
+}
+KWARGS = {
+    "upload_url": BODY["uploadUrl"],
+    "title": BODY["title"],
+    "tags": BODY["tags"],
+    "negative_tags": BODY["negativeTags"],
+    "callback_url": BODY["callBackUrl"],
+    "model": "V4_5PLUS",
+    "vocal_gender": "m",
+    "style_weight": 0.61,
+    "weirdness_constraint": 0.72,
+    "audio_weight": 0.65,
+}
+CREATED = json.dumps({"code": 200, "msg": "success", "data": {"taskId": "abc"}}).encode()
+RECORD = json.dumps(
+    {
+        "code": 200,
+        "msg": "success",
+        "data": {
+            "taskId": "abc",
+            "status": "SUCCESS",
+            "type": "GENERATE",
+            "operationType": "generate",
+            "errorCode": None,
+            "errorMessage": None,
+            "param": "{}",
+            "parentMusicId": "",
+            "response": {
+                "taskId": "abc",
+                "sunoData": [
+                    {
+                        "id": f"t{n}",
+                        "audioUrl": f"https://cdn/{n}.mp3",
+                        "streamAudioUrl": f"https://cdn/{n}",
+                        "imageUrl": f"https://cdn/{n}.jpg",
+                        "prompt": "",
+                        "modelName": "chirp-v4-5-plus",
+                        "title": "Relaxing Piano",
+                        "tags": "piano",
+                        "createTime": "2025-01-01 00:00:00",
+                        "duration": 198.44,
+                    }
+                    for n in range(2)
+                ],
+            },
+        },
+    }
+).encode()
+
+
+def transport() -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        content = CREATED if request.method == "POST" else RECORD
+        return httpx.Response(200, content=content, headers={"Content-Type": "application/json"})
+
+    return httpx.MockTransport(handler)
+
+
+def run(calls: int) -> dict[str, Any]:
+    raw = httpx.Client(transport=transport(), base_url=BASE)
+    headers = {"Authorization": "Bearer k", "User-Agent": "bench"}
+    generated = Client(base_url=BASE, httpx_args={"transport": transport()})
+    validated = KieClient("k", rate_limit=None, http_client=httpx.Client(transport=transport()))
+    unvalidated = KieClient(
+        "k",
+        rate_limit=None,
+        validate_requests=False,
+        http_client=httpx.Client(transport=transport()),
+    )
+
+    def raw_create() -> object:
+        response = raw.post("/api/v1/generate/add-instrumental", json=BODY, headers=headers)
+        return response.json()["data"]["taskId"]
+
+    def raw_get() -> object:
+        response = raw.get(
+            "/api/v1/generate/record-info", params={"taskId": "abc"}, headers=headers
+        )
+        return response.json()["data"]["status"]
+
+    def generated_create() -> object:
+        return add_instrumental.sync_detailed(
+            client=generated, body=AddInstrumentalRequest.from_dict(BODY)
+        ).parsed
+
+    def generated_get() -> object:
+        return get_task_details.sync_detailed(client=generated, task_id="abc").parsed
+
+    measures = {
+        "raw httpx / create": lambda: per_call_seconds(raw_create, calls=calls),
+        "generated client / create": lambda: per_call_seconds(generated_create, calls=calls),
+        "KieClient, validation on / create": lambda: per_call_seconds(
+            lambda: validated.add_instrumental(**KWARGS), calls=calls
+        ),
+        "KieClient, validation off / create": lambda: per_call_seconds(
+            lambda: unvalidated.add_instrumental(**KWARGS), calls=calls
+        ),
+        "raw httpx / get_task": lambda: per_call_seconds(raw_get, calls=calls),
+        "generated client / get_task": lambda: per_call_seconds(generated_get, calls=calls),
+        "KieClient / get_task": lambda: per_call_seconds(
+            lambda: validated.get_task("abc"), calls=calls
+        ),
+    }
+    seconds = interleaved(measures)
+    rows = {}
+    for name, value in seconds.items():
+        what = name.split(" / ")[1]
+        baseline = seconds[f"raw httpx / {what}"]
+        rows[name] = {"us_per_call": round(value * 1e6, 1), "ratio": round(value / baseline, 3)}
+    return rows

@@ -1,0 +1,70 @@
+"""The generated client (kie_api_client), loaded on first use.
+
+Importing the generated models costs as much as the rest of the wrapper together, and nothing
+needs them before the first request is built: `import kie_instrumental` stays cheap. mypy sees
+the real names through the TYPE_CHECKING imports; at run time `__getattr__` imports them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kie_api_client.api.account import get_credits
+    from kie_api_client.api.files import upload_file_stream
+    from kie_api_client.api.music import add_instrumental, get_task_details
+    from kie_api_client.models.add_instrumental_request import AddInstrumentalRequest
+    from kie_api_client.models.audio_generated_callback import AudioGeneratedCallback
+    from kie_api_client.models.audio_generated_callback_data import AudioGeneratedCallbackData
+    from kie_api_client.models.create_task_data import CreateTaskData
+    from kie_api_client.models.create_task_response import CreateTaskResponse
+    from kie_api_client.models.credits_response import CreditsResponse
+    from kie_api_client.models.file_stream_upload_request import FileStreamUploadRequest
+    from kie_api_client.models.file_upload_response import FileUploadResponse
+    from kie_api_client.models.record_info_response import RecordInfoResponse
+    from kie_api_client.models.task_record import TaskRecord
+    from kie_api_client.models.task_result import TaskResult
+    from kie_api_client.models.uploaded_file import UploadedFile
+    from kie_api_client.types import File
+
+__all__ = [
+    "AddInstrumentalRequest",
+    "AudioGeneratedCallback",
+    "AudioGeneratedCallbackData",
+    "CreateTaskData",
+    "CreateTaskResponse",
+    "CreditsResponse",
+    "File",
+    "FileStreamUploadRequest",
+    "FileUploadResponse",
+    "RecordInfoResponse",
+    "TaskRecord",
+    "TaskResult",
+    "UploadedFile",
+    "add_instrumental",
+    "get_credits",
+    "get_task_details",
+    "upload_file_stream",
+]
+
+_WHERE = {
+    "get_credits": "kie_api_client.api.account.get_credits",
+    "upload_file_stream": "kie_api_client.api.files.upload_file_stream",
+    "add_instrumental": "kie_api_client.api.music.add_instrumental",
+    "get_task_details": "kie_api_client.api.music.get_task_details",
+    "File": "kie_api_client.types",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(name)
+    if name in _WHERE:
+        module = importlib.import_module(_WHERE[name])
+        value = module if module.__name__.endswith(name) else getattr(module, name)
+    else:
+        snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+        value = getattr(importlib.import_module(f"kie_api_client.models.{snake}"), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
