@@ -11,34 +11,15 @@ from kie_api_client import Client
 from kie_api_client.api.music import add_instrumental, get_task_details
 from kie_api_client.models.add_instrumental_request import AddInstrumentalRequest
 from kie_instrumental import KieClient
+from kie_instrumental._demo import documented_example
+from kie_instrumental._validation import python_name
 
 from ._timing import interleaved, per_call_seconds
 
 BASE = "https://api.kie.ai"
-BODY = {
-    "uploadUrl": "https://example.com/music.mp3",
-    "title": "Relaxing Piano",
-    "negativeTags": "heavy metal, fast drums",
-    "tags": "relaxing, piano, soothing",
-    "callBackUrl": "https://example.com/callback",
-    "model": "V4_5PLUS",
-    "vocalGender": "m",
-    "styleWeight": 0.61,
-    "weirdnessConstraint": 0.72,
-    "audioWeight": 0.65,
-}
-KWARGS = {
-    "upload_url": BODY["uploadUrl"],
-    "title": BODY["title"],
-    "tags": BODY["tags"],
-    "negative_tags": BODY["negativeTags"],
-    "callback_url": BODY["callBackUrl"],
-    "model": "V4_5PLUS",
-    "vocal_gender": "m",
-    "style_weight": 0.61,
-    "weirdness_constraint": 0.72,
-    "audio_weight": 0.65,
-}
+# KIE's documented request example, read from the spec like the demo does.
+BODY = documented_example()
+KWARGS = {python_name(key): value for key, value in BODY.items()}
 CREATED = json.dumps({"code": 200, "msg": "success", "data": {"taskId": "abc"}}).encode()
 RECORD = json.dumps(
     {

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,14 +60,13 @@ def spec() -> dict[str, Any]:
     return load_spec()
 
 
-def strict(schema: Any) -> Any:
-    """A copy in which every object schema with `properties` refuses undeclared keys."""
+def rewrite(schema: Any, change: Callable[[dict[str, Any]], None]) -> Any:
+    """A deep copy of `schema` with `change` applied to every object (dict) in it."""
     schema = copy.deepcopy(schema)
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
-            if "properties" in node and "additionalProperties" not in node:
-                node["additionalProperties"] = False
+            change(node)
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -76,6 +75,16 @@ def strict(schema: Any) -> Any:
 
     walk(schema)
     return schema
+
+
+def strict(schema: Any) -> Any:
+    """A copy in which every object schema with `properties` refuses undeclared keys."""
+
+    def close(node: dict[str, Any]) -> None:
+        if "properties" in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+
+    return rewrite(schema, close)
 
 
 def validator(

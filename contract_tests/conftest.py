@@ -4,7 +4,6 @@ every request they send checked against the spec."""
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -14,7 +13,15 @@ import httpx
 import pytest
 import respx
 import schemathesis
-from _support import API_KEY, BASE_URL, UPLOAD_BASE_URL, create_request_schema, errors, spec
+from _support import (
+    API_KEY,
+    BASE_URL,
+    UPLOAD_BASE_URL,
+    create_request_schema,
+    errors,
+    rewrite,
+    spec,
+)
 from hypothesis import settings
 from kie_instrumental import AsyncKieClient, KieClient
 from kie_instrumental.testing import FakeClock
@@ -32,21 +39,13 @@ def _checker_spec() -> dict[str, Any]:
     its float multipleOf rejects valid weights such as 0.07 (the body is checked exactly by
     jsonschema-rs instead), and it type-checks a multipart file part, which it decodes to
     bytes, as a string (`format: binary`)."""
-    document = copy.deepcopy(spec())
 
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            node.pop("multipleOf", None)
-            if node.get("format") == "binary":
-                node.clear()
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
+    def bridge(node: dict[str, Any]) -> None:
+        node.pop("multipleOf", None)
+        if node.get("format") == "binary":
+            node.clear()
 
-    walk(document)
-    return document
+    return rewrite(spec(), bridge)
 
 
 OPENAPI = OpenAPI.from_dict(_checker_spec())

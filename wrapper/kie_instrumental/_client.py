@@ -131,13 +131,19 @@ class _TempFile:
         self.path = Path(name)
         self.dest = dest
 
-    def commit(self) -> None:
-        self.handle.close()
-        os.replace(self.path, self.dest)
+    def __enter__(self) -> _TempFile:
+        return self
 
-    def discard(self) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
         self.handle.close()
-        self.path.unlink(missing_ok=True)
+        if exc_type is None:
+            os.replace(self.path, self.dest)
+        else:
+            self.path.unlink(missing_ok=True)
+
+
+def _reply(response: httpx.Response, content: bytes, started: float, clock: Clock) -> Reply:
+    return Reply(response.status_code, response.headers, content, clock.monotonic() - started)
 
 
 class _BaseClient:
@@ -312,38 +318,19 @@ class KieClient(_BaseClient):
                 outcome = self._send(action)
 
     def _send(self, action: Send) -> Reply | Failure:
-        clock = self._core.clock
-        started = clock.monotonic()
+        clock, started = self._core.clock, self._core.clock.monotonic()
         try:
             with action.open() as kwargs:
                 if action.stream_to is None:
                     response = self._http.request(**kwargs, timeout=action.timeout)
-                    return Reply(
-                        response.status_code,
-                        response.headers,
-                        response.content,
-                        clock.monotonic() - started,
-                    )
+                    return _reply(response, response.content, started, clock)
                 with self._http.stream(**kwargs, timeout=action.timeout) as response:
                     if not response.is_success:
-                        body = response.read()[:_ERROR_BODY_LIMIT]
-                        return Reply(
-                            response.status_code,
-                            response.headers,
-                            body,
-                            clock.monotonic() - started,
-                        )
-                    part = _TempFile(action.stream_to)
-                    try:
+                        return _reply(response, response.read()[:_ERROR_BODY_LIMIT], started, clock)
+                    with _TempFile(action.stream_to) as part:
                         for chunk in response.iter_bytes():
                             part.handle.write(chunk)
-                    except BaseException:
-                        part.discard()
-                        raise
-                    part.commit()
-                    return Reply(
-                        response.status_code, response.headers, b"", clock.monotonic() - started
-                    )
+                    return _reply(response, b"", started, clock)
         except httpx.HTTPError as exc:
             return failure_from(exc, clock.monotonic() - started)
 
@@ -500,37 +487,19 @@ class AsyncKieClient(_BaseClient):
                 outcome = await self._send(action)
 
     async def _send(self, action: Send) -> Reply | Failure:
-        clock = self._core.clock
-        started = clock.monotonic()
+        clock, started = self._core.clock, self._core.clock.monotonic()
         try:
             with action.open() as kwargs:
                 if action.stream_to is None:
                     response = await self._http.request(**kwargs, timeout=action.timeout)
-                    return Reply(
-                        response.status_code,
-                        response.headers,
-                        response.content,
-                        clock.monotonic() - started,
-                    )
+                    return _reply(response, response.content, started, clock)
                 async with self._http.stream(**kwargs, timeout=action.timeout) as response:
                     if not response.is_success:
-                        body = (await response.aread())[:_ERROR_BODY_LIMIT]
-                        return Reply(
-                            response.status_code,
-                            response.headers,
-                            body,
-                            clock.monotonic() - started,
-                        )
-                    part = _TempFile(action.stream_to)
-                    try:
+                        body = await response.aread()
+                        return _reply(response, body[:_ERROR_BODY_LIMIT], started, clock)
+                    with _TempFile(action.stream_to) as part:
                         async for chunk in response.aiter_bytes():
                             part.handle.write(chunk)
-                    except BaseException:
-                        part.discard()
-                        raise
-                    part.commit()
-                    return Reply(
-                        response.status_code, response.headers, b"", clock.monotonic() - started
-                    )
+                    return _reply(response, b"", started, clock)
         except httpx.HTTPError as exc:
             return failure_from(exc, clock.monotonic() - started)
