@@ -146,3 +146,11 @@ def test_errors_that_no_retry_can_fix_are_not_retried(client, mock_api):
     with pytest.raises(Exception):  # noqa: B017 - the class is checked in test_errors
         client.get_credits()
     assert route.call_count == 1
+
+
+def test_a_zero_retry_after_still_waits_a_third_of_a_second(client, mock_api, clock):
+    mock_api.get(CREDIT_PATH).mock(
+        side_effect=[envelope(429, 429, **{"Retry-After": "0"}), OK_CREDITS]
+    )
+    assert client.get_credits() == 42
+    assert clock.sleeps == [pytest.approx(1 / 3)]

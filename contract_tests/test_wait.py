@@ -120,3 +120,27 @@ def test_status_classification() -> None:
     assert TaskStatus("NEW_THING_FAILED").is_failure
     assert TaskStatus.SUCCESS == "SUCCESS" and TaskStatus.SUCCESS.is_terminal
     assert repr(TaskStatus("X")) == "TaskStatus('X')"
+
+
+def test_the_async_client_awaits_a_coroutine_progress_callback():
+    import asyncio
+
+    from _support import API_KEY
+    from kie_instrumental import AsyncKieClient
+    from kie_instrumental.testing import FakeClock
+
+    answers = iter([record("PENDING"), record("SUCCESS", [suno_track()])])
+    seen: list[str] = []
+
+    async def on_progress(details) -> None:
+        await asyncio.sleep(0)
+        seen.append(details.status)
+
+    async def run() -> None:
+        transport = httpx.MockTransport(lambda request: next(answers))
+        async with httpx.AsyncClient(transport=transport) as http:
+            client = AsyncKieClient(API_KEY, http_client=http, clock=FakeClock())
+            await client.wait("task-1", on_progress=on_progress)
+
+    asyncio.run(run())
+    assert seen == ["PENDING", "SUCCESS"]

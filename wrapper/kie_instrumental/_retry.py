@@ -18,6 +18,7 @@ from ._errors import (
     ServerError,
     ServiceUnavailableError,
 )
+from ._polling import MIN_INTERVAL
 
 
 @attrs.frozen
@@ -30,12 +31,15 @@ class RetryPolicy:
     max_total_wait: float = 30.0
     jitter: float = 0.25
 
+    min_delay: float = MIN_INTERVAL
+
     def delay(self, retry: int, retry_after: float | None, rng: random.Random) -> float:
-        """Seconds before retry number `retry` (1-based); a server's Retry-After wins."""
+        """Seconds before retry number `retry` (1-based); a server's Retry-After wins, but
+        never below 1/3 s (KIE allows 3 requests/s per task)."""
         if retry_after is not None:
-            return retry_after
+            return max(self.min_delay, retry_after)
         base: float = min(self.max_delay, self.initial_delay * 2 ** (retry - 1))
-        return base * (1 + self.jitter * (2 * rng.random() - 1))
+        return max(self.min_delay, base * (1 + self.jitter * (2 * rng.random() - 1)))
 
 
 def should_retry(error: KieError, *, creates_task: bool) -> bool:
