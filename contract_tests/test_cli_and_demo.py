@@ -210,3 +210,14 @@ def _read(path: Path) -> bytes:
         return path.read_bytes()
     except OSError:
         return b""
+
+
+@pytest.mark.parametrize("command", [["demo"], ["fake-server", "--port", "1"]])
+def test_without_the_fake_extra_the_fake_commands_say_what_to_install(monkeypatch, capsys, command):
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if the extra were not installed
+    assert main(command) == 3
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "kie-instrumental: error: this command needs the fake server's packages: "
+        "pip install 'kie-instrumental[fake]'"
+    )

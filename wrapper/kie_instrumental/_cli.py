@@ -170,7 +170,19 @@ def cmd_credits(args: argparse.Namespace) -> int:
     return 0
 
 
+def _needs_fake_extra() -> None:
+    """`demo` and `fake-server` need starlette and uvicorn: say how to get them."""
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise ConfigurationError(
+            "this command needs the fake server's packages: pip install 'kie-instrumental[fake]'"
+        ) from None
+
+
 def cmd_fake_server(args: argparse.Namespace) -> int:
+    _needs_fake_extra()
     from .testing import FakeKie
 
     fake = FakeKie(
@@ -191,6 +203,7 @@ def cmd_fake_server(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    _needs_fake_extra()
     from ._demo import run_demo
 
     return run_demo(Path(args.out), stage_seconds=args.stage_seconds)
