@@ -30,6 +30,7 @@ from ._errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    ConfigurationError,
     InvalidRequestError,
     KieError,
     NotFoundError,
@@ -157,8 +158,6 @@ class _Secret:
 
 def bounded_timeout(value: float | httpx.Timeout) -> httpx.Timeout:
     """A timeout with every phase bounded: an unbounded one is a configuration error."""
-    from ._errors import ConfigurationError
-
     timeout = value if isinstance(value, httpx.Timeout) else httpx.Timeout(value)
     phases = (timeout.connect, timeout.read, timeout.write, timeout.pool)
     if any(phase is None or phase <= 0 for phase in phases):
@@ -183,7 +182,6 @@ class ClientCore:
         validate_requests: bool,
         clock: Clock,
         poll_schedule: PollSchedule,
-        seed: int | None = None,
     ) -> None:
         self._api_key = _Secret(api_key)
         self.base_url = base_url.rstrip("/")
@@ -194,7 +192,7 @@ class ClientCore:
         self.limiter = RateLimiter(*rate_limit, clock) if rate_limit is not None else None
         self.validate_requests = validate_requests
         self.poll_schedule = poll_schedule
-        self._rng = random.Random(seed)  # jitter only  # noqa: S311
+        self._rng = random.Random()  # jitter only  # noqa: S311
 
     # -- building requests -----------------------------------------------------------------
 
