@@ -185,12 +185,12 @@ def cmd_fake_server(args: argparse.Namespace) -> int:
     _needs_fake_extra()
     from .testing import FakeKie
 
-    fake = FakeKie(
-        stage_seconds=args.stage_seconds,
-        rate_limit=None if args.no_rate_limit else (20, 10.0),
-        credits=None if args.unlimited_credits else 1000.0,
-        callbacks=args.callbacks,
-    )
+    switches: dict[str, Any] = {}
+    if args.no_rate_limit:
+        switches["rate_limit"] = None
+    if args.unlimited_credits:
+        switches["credits"] = None
+    fake = FakeKie(stage_seconds=args.stage_seconds, callbacks=args.callbacks, **switches)
     import uvicorn
 
     print(

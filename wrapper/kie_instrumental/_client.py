@@ -157,10 +157,6 @@ class _BaseClient:
             f"rate_limit={self._core.limiter!r})"
         )
 
-    @staticmethod
-    def _create_fields(**fields: Any) -> dict[str, Any]:
-        return fields
-
 
 class KieClient(_BaseClient):
     """Blocking client. Safe to share between threads; the rate limiter is shared with them.
@@ -219,7 +215,7 @@ class KieClient(_BaseClient):
         request_timeout: float | httpx.Timeout | None = None,
     ) -> InstrumentalTask:
         """Create a task (costs credits). Never resent when the task may already exist."""
-        fields = self._create_fields(
+        fields = dict(
             upload_url=upload_url,
             title=title,
             tags=tags,
@@ -385,7 +381,7 @@ class AsyncKieClient(_BaseClient):
         request_timeout: float | httpx.Timeout | None = None,
     ) -> InstrumentalTask:
         """Create a task (costs credits). Never resent when the task may already exist."""
-        fields = self._create_fields(
+        fields = dict(
             upload_url=upload_url,
             title=title,
             tags=tags,

@@ -27,6 +27,7 @@ from . import _generated as gen
 from . import _spec
 from ._clock import Clock
 from ._errors import (
+    TASK_MAY_EXIST,
     APIConnectionError,
     APIError,
     APITimeoutError,
@@ -36,7 +37,6 @@ from ._errors import (
     NotFoundError,
     TaskFailedError,
     WaitTimeoutError,
-    task_may_exist_note,
 )
 from ._models import (
     InstrumentalTask,
@@ -330,7 +330,7 @@ class ClientCore:
                 yield Sleep(delay)
                 continue
             if op.creates_task and may_have_created_task(error):
-                error.message = f"{error.message}. {task_may_exist_note()}"
+                error.message = f"{error.message}. {TASK_MAY_EXIST}"
             raise error
         raise AssertionError("unreachable")  # pragma: no cover
 

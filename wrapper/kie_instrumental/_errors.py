@@ -43,7 +43,7 @@ __all__ = [
     "WebhookVerificationError",
 ]
 
-_TASK_MAY_EXIST = (
+TASK_MAY_EXIST = (
     "The task may have been created (KIE has no idempotency key, so it was not retried): "
     "check your callback or the task list before submitting again."
 )
@@ -198,8 +198,3 @@ class WebhookVerificationError(KieError):
     def __init__(self, reason: str, *, task_id: str | None = None) -> None:
         super().__init__(f"webhook rejected: {reason}", task_id=task_id)
         self.reason = reason
-
-
-def task_may_exist_note() -> str:
-    """The sentence every possibly-created-task error carries."""
-    return _TASK_MAY_EXIST

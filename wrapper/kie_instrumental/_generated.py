@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._spec import snake_case
+
 if TYPE_CHECKING:
     from kie_api_client.api.account import get_credits
     from kie_api_client.api.files import upload_file_stream
@@ -64,7 +66,7 @@ def __getattr__(name: str) -> Any:
         module = importlib.import_module(_WHERE[name])
         value = module if module.__name__.endswith(name) else getattr(module, name)
     else:
-        snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
-        value = getattr(importlib.import_module(f"kie_api_client.models.{snake}"), name)
+        module = importlib.import_module(f"kie_api_client.models.{snake_case(name)}")
+        value = getattr(module, name)
     globals()[name] = value  # later lookups skip __getattr__
     return value

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 SPEC_JSON = Path(__file__).resolve().parent / "_spec" / "kie-add-instrumental.json"
 ADD_INSTRUMENTAL_PATH = "/api/v1/generate/add-instrumental"
 RECORD_INFO_PATH = "/api/v1/generate/record-info"
+
+
+def snake_case(name: str) -> str:
+    """KIE's camelCase names as Python spells them: audioUrl -> audio_url."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 @functools.cache

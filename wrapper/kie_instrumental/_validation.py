@@ -52,7 +52,7 @@ def python_name(wire_name: str) -> str:
     """uploadUrl -> upload_url; callBackUrl -> callback_url (the public keyword)."""
     if wire_name in _PYTHON_NAMES:
         return _PYTHON_NAMES[wire_name]
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", wire_name).lower()
+    return _spec.snake_case(wire_name)
 
 
 @attrs.frozen

@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
+from kie_api_client.types import Unset
 
 from . import _generated as gen
 from ._errors import WebhookVerificationError
@@ -141,7 +142,7 @@ def parse_callback(body: bytes | str | Mapping[str, Any]) -> CallbackEvent:
         if not isinstance(msg, str):
             raise ShapeError("msg must be a string")
         items = data.data if isinstance(data.data, list) else []
-        if not (data.data is None or isinstance(data.data, list) or _is_unset(data.data)):
+        if not (data.data is None or isinstance(data.data, list | Unset)):
             raise ShapeError("data.data must be a list or null")
         tracks = tuple(
             Track.from_generated(item, f"data.data[{i}]") for i, item in enumerate(items)
@@ -156,12 +157,6 @@ def parse_callback(body: bytes | str | Mapping[str, Any]) -> CallbackEvent:
     except (ShapeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         reason = f"unexpected callback shape: {exc}"
     raise WebhookVerificationError(reason, task_id=task_id)
-
-
-def _is_unset(value: object) -> bool:
-    from kie_api_client.types import Unset
-
-    return isinstance(value, Unset)
 
 
 def unwrap(

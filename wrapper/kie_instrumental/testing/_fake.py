@@ -17,7 +17,6 @@ import collections
 import contextlib
 import ipaddress
 import json
-import re
 import secrets
 import threading
 import zlib
@@ -109,8 +108,8 @@ class FakeKie:
         self._background: set[asyncio.Task[None]] = set()
         self.app = Starlette(
             routes=[
-                Route("/api/v1/generate/add-instrumental", self._create, methods=["POST"]),
-                Route("/api/v1/generate/record-info", self._record_info, methods=["GET"]),
+                Route(_spec.ADD_INSTRUMENTAL_PATH, self._create, methods=["POST"]),
+                Route(_spec.RECORD_INFO_PATH, self._record_info, methods=["GET"]),
                 Route("/api/v1/chat/credit", self._credit, methods=["GET"]),
                 Route("/api/file-stream-upload", self._upload, methods=["POST"]),
                 Route("/files/{task_id}/{name}", self._file, methods=["GET"]),
@@ -226,7 +225,7 @@ class FakeKie:
                     wait = max(1, int(self._window[0] + period - now + 0.999))
                     return _envelope(
                         429,
-                        "Rate limit exceeded: 20 requests per 10 seconds",
+                        f"Rate limit exceeded: {limit} requests per {period:g} seconds",
                         status=429,
                         headers={"Retry-After": str(wait)},
                     )
@@ -440,7 +439,7 @@ class FakeKie:
 
 
 def _snake(fields: dict[str, Any]) -> dict[str, Any]:
-    renamed = {re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower(): v for k, v in fields.items()}
+    renamed = {_spec.snake_case(k): v for k, v in fields.items()}
     renamed["createTime"] = renamed.pop("create_time")  # KIE keeps this one camelCase
     return renamed
 
