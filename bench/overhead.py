@@ -7,12 +7,12 @@ import json
 from typing import Any
 
 import httpx
-from kie_api_client import Client
-from kie_api_client.api.music import add_instrumental, get_task_details
-from kie_api_client.models.add_instrumental_request import AddInstrumentalRequest
 from kie_instrumental import KieClient
 from kie_instrumental._demo import documented_example
 from kie_instrumental._validation import python_name
+from kie_instrumental_generated import Client
+from kie_instrumental_generated.api.music import add_instrumental, get_task_details
+from kie_instrumental_generated.models.add_instrumental_request import AddInstrumentalRequest
 
 from ._timing import interleaved, per_call_seconds
 

@@ -42,8 +42,9 @@ def test_check_generated_reports_both_changes(drifted_spec: Path):
         timeout=120,
     )
     assert result.returncode == 1
-    assert "generated/kie_api_client/models/add_instrumental_request.py" in result.stdout
-    assert "generated/kie_api_client/models/suno_track.py" in result.stdout
+    models = "generated/kie_instrumental_generated/models"
+    assert f"{models}/add_instrumental_request.py" in result.stdout
+    assert f"{models}/suno_track.py" in result.stdout
 
 
 def test_the_pinned_facts_test_fails_naming_the_fields(drifted_spec: Path):

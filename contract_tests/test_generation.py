@@ -46,7 +46,7 @@ def test_two_generations_are_byte_identical(tmp_path: Path) -> None:
     one, two = regenerate._files(first), regenerate._files(second)
     assert one.keys() == two.keys()
     assert [name for name in one if one[name] != two[name]] == []
-    assert "kie_api_client/py.typed" in one
+    assert "kie_instrumental_generated/py.typed" in one
     assert not any(".ruff_cache" in name for name in one)
 
 
@@ -63,8 +63,8 @@ def test_check_generated_names_the_files_a_new_field_changes(tmp_path: Path) -> 
     result = run_check(changed)
     assert result.returncode == 1
     assert (
-        "differs from the spec: generated/kie_api_client/models/add_instrumental_request.py"
-        in result.stdout
+        "differs from the spec: "
+        "generated/kie_instrumental_generated/models/add_instrumental_request.py" in result.stdout
     )
     assert "wrapper/kie_instrumental/_spec/kie-add-instrumental.json" in result.stdout
     assert "make generate" in result.stdout

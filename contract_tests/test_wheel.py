@@ -39,9 +39,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_contains_both_packages_typing_markers_and_the_spec(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in (
-        "kie_api_client/__init__.py",
-        "kie_api_client/py.typed",
-        "kie_api_client/models/add_instrumental_request.py",
+        "kie_instrumental_generated/__init__.py",
+        "kie_instrumental_generated/py.typed",
+        "kie_instrumental_generated/models/add_instrumental_request.py",
         "kie_instrumental/__init__.py",
         "kie_instrumental/py.typed",
         "kie_instrumental/_spec/kie-add-instrumental.json",
@@ -65,7 +65,7 @@ def test_wheel_installs_into_a_clean_venv_and_works_without_the_checkout(
         timeout=300,
     )
     probe = (
-        "import kie_instrumental, kie_api_client, json;"
+        "import kie_instrumental, kie_instrumental_generated, json;"
         "from kie_instrumental import KieClient, InvalidRequestError;"
         "from kie_instrumental import _spec;"
         "assert 'site-packages' in kie_instrumental.__file__, kie_instrumental.__file__;"

@@ -24,18 +24,18 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi" / "kie-add-instrumental.yaml"
 CONFIG = ROOT / "openapi" / "generator.yaml"
-GENERATED = ROOT / "generated" / "kie_api_client"
+GENERATED = ROOT / "generated" / "kie_instrumental_generated"
 SPEC_COPY = ROOT / "wrapper" / "kie_instrumental" / "_spec"
 SPEC_JSON_NAME = "kie-add-instrumental.json"
 SPEC_YAML_NAME = "kie-add-instrumental.yaml"
 
 
 def generate(spec: Path, dest: Path) -> None:
-    """Write `dest/kie_api_client` (generated code) and `dest/_spec` (spec copies)."""
+    """Write `dest/kie_instrumental_generated` (generated code) and `dest/_spec` (spec copies)."""
     # The generator's post-hooks call `ruff` by name: put the pinned one (this venv's) first.
     bin_dir = Path(sys.executable).parent
     env_path = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
-    package = dest / "kie_api_client"
+    package = dest / "kie_instrumental_generated"
     result = subprocess.run(
         [
             str(bin_dir / "openapi-python-client"),
@@ -82,7 +82,7 @@ def compare(fresh: Path) -> list[str]:
     """Lines naming every file that differs between a fresh generation and the repo."""
     problems = []
     for label, new_root, old_root in (
-        ("generated/kie_api_client", fresh / "kie_api_client", GENERATED),
+        ("generated/kie_instrumental_generated", fresh / "kie_instrumental_generated", GENERATED),
         ("wrapper/kie_instrumental/_spec", fresh / "_spec", SPEC_COPY),
     ):
         new, old = _files(new_root), _files(old_root)
@@ -114,7 +114,7 @@ def main() -> int:
             print("check-generated: generated/ and the spec copy match the spec.")
             return 0
         shutil.rmtree(GENERATED, ignore_errors=True)
-        shutil.copytree(fresh / "kie_api_client", GENERATED)
+        shutil.copytree(fresh / "kie_instrumental_generated", GENERATED)
         shutil.rmtree(SPEC_COPY, ignore_errors=True)
         shutil.copytree(fresh / "_spec", SPEC_COPY)
         print(f"generated {GENERATED.relative_to(ROOT)} and {SPEC_COPY.relative_to(ROOT)}")

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import attrs
 import httpx
-from kie_api_client.types import Unset
+from kie_instrumental_generated.types import Unset
 
 from . import _generated as gen
 from . import _spec

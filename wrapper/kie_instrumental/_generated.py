@@ -1,4 +1,4 @@
-"""The generated client (kie_api_client), loaded on first use.
+"""The generated client (kie_instrumental_generated), loaded on first use.
 
 Importing the generated models costs as much as the rest of the wrapper together, and nothing
 needs them before the first request is built: `import kie_instrumental` stays cheap. mypy sees
@@ -13,22 +13,24 @@ from typing import TYPE_CHECKING, Any
 from ._spec import snake_case
 
 if TYPE_CHECKING:
-    from kie_api_client.api.account import get_credits
-    from kie_api_client.api.files import upload_file_stream
-    from kie_api_client.api.music import add_instrumental, get_task_details
-    from kie_api_client.models.add_instrumental_request import AddInstrumentalRequest
-    from kie_api_client.models.audio_generated_callback import AudioGeneratedCallback
-    from kie_api_client.models.audio_generated_callback_data import AudioGeneratedCallbackData
-    from kie_api_client.models.create_task_data import CreateTaskData
-    from kie_api_client.models.create_task_response import CreateTaskResponse
-    from kie_api_client.models.credits_response import CreditsResponse
-    from kie_api_client.models.file_stream_upload_request import FileStreamUploadRequest
-    from kie_api_client.models.file_upload_response import FileUploadResponse
-    from kie_api_client.models.record_info_response import RecordInfoResponse
-    from kie_api_client.models.task_record import TaskRecord
-    from kie_api_client.models.task_result import TaskResult
-    from kie_api_client.models.uploaded_file import UploadedFile
-    from kie_api_client.types import File
+    from kie_instrumental_generated.api.account import get_credits
+    from kie_instrumental_generated.api.files import upload_file_stream
+    from kie_instrumental_generated.api.music import add_instrumental, get_task_details
+    from kie_instrumental_generated.models.add_instrumental_request import AddInstrumentalRequest
+    from kie_instrumental_generated.models.audio_generated_callback import AudioGeneratedCallback
+    from kie_instrumental_generated.models.audio_generated_callback_data import (
+        AudioGeneratedCallbackData,
+    )
+    from kie_instrumental_generated.models.create_task_data import CreateTaskData
+    from kie_instrumental_generated.models.create_task_response import CreateTaskResponse
+    from kie_instrumental_generated.models.credits_response import CreditsResponse
+    from kie_instrumental_generated.models.file_stream_upload_request import FileStreamUploadRequest
+    from kie_instrumental_generated.models.file_upload_response import FileUploadResponse
+    from kie_instrumental_generated.models.record_info_response import RecordInfoResponse
+    from kie_instrumental_generated.models.task_record import TaskRecord
+    from kie_instrumental_generated.models.task_result import TaskResult
+    from kie_instrumental_generated.models.uploaded_file import UploadedFile
+    from kie_instrumental_generated.types import File
 
 __all__ = [
     "AddInstrumentalRequest",
@@ -51,11 +53,11 @@ __all__ = [
 ]
 
 _WHERE = {
-    "get_credits": "kie_api_client.api.account.get_credits",
-    "upload_file_stream": "kie_api_client.api.files.upload_file_stream",
-    "add_instrumental": "kie_api_client.api.music.add_instrumental",
-    "get_task_details": "kie_api_client.api.music.get_task_details",
-    "File": "kie_api_client.types",
+    "get_credits": "kie_instrumental_generated.api.account.get_credits",
+    "upload_file_stream": "kie_instrumental_generated.api.files.upload_file_stream",
+    "add_instrumental": "kie_instrumental_generated.api.music.add_instrumental",
+    "get_task_details": "kie_instrumental_generated.api.music.get_task_details",
+    "File": "kie_instrumental_generated.types",
 }
 
 
@@ -66,7 +68,7 @@ def __getattr__(name: str) -> Any:
         module = importlib.import_module(_WHERE[name])
         value = module if module.__name__.endswith(name) else getattr(module, name)
     else:
-        module = importlib.import_module(f"kie_api_client.models.{snake_case(name)}")
+        module = importlib.import_module(f"kie_instrumental_generated.models.{snake_case(name)}")
         value = getattr(module, name)
     globals()[name] = value  # later lookups skip __getattr__
     return value

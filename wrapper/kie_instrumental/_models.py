@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
-from kie_api_client.types import Unset
+from kie_instrumental_generated.types import Unset
 
 if TYPE_CHECKING:
-    from kie_api_client.models.callback_track import CallbackTrack
-    from kie_api_client.models.suno_track import SunoTrack
+    from kie_instrumental_generated.models.callback_track import CallbackTrack
+    from kie_instrumental_generated.models.suno_track import SunoTrack
 
 __all__ = ["CallbackEvent", "InstrumentalTask", "TaskDetails", "TaskStatus", "Track"]
 

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
-from kie_api_client.types import Unset
+from kie_instrumental_generated.types import Unset
 
 from . import _generated as gen
 from ._errors import WebhookVerificationError

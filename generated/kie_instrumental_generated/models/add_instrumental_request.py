@@ -5,9 +5,13 @@ from typing import Any, Self, TypeVar
 
 from attrs import define as _attrs_define
 
-from ..models.add_instrumental_request_model import AddInstrumentalRequestModel
+from ..models.add_instrumental_request_model import (
+    AddInstrumentalRequestModel,
+    check_add_instrumental_request_model,
+)
 from ..models.add_instrumental_request_vocal_gender import (
     AddInstrumentalRequestVocalGender,
+    check_add_instrumental_request_vocal_gender,
 )
 from ..types import UNSET, Unset
 
@@ -24,7 +28,7 @@ class AddInstrumentalRequest:
         negative_tags (str): Styles to exclude, comma separated. Required, may be empty.
         call_back_url (str): Where KIE POSTs the stage callbacks. KIE checks presence, not reachability.
         model (AddInstrumentalRequestModel | Unset): Suno model version. V6 models are not accepted on this route.
-            Default: AddInstrumentalRequestModel.V4_5PLUS.
+            Default: 'V4_5PLUS'.
         vocal_gender (AddInstrumentalRequestVocalGender | Unset): Preferred vocal gender; a nudge, not a guarantee.
         style_weight (float | Unset): Adherence to the style, 0 to 1 with at most 2 decimals.
         weirdness_constraint (float | Unset): Creative deviation, 0 to 1 with at most 2 decimals.
@@ -36,7 +40,7 @@ class AddInstrumentalRequest:
     tags: str
     negative_tags: str
     call_back_url: str
-    model: AddInstrumentalRequestModel | Unset = AddInstrumentalRequestModel.V4_5PLUS
+    model: AddInstrumentalRequestModel | Unset = "V4_5PLUS"
     vocal_gender: AddInstrumentalRequestVocalGender | Unset = UNSET
     style_weight: float | Unset = UNSET
     weirdness_constraint: float | Unset = UNSET
@@ -55,11 +59,11 @@ class AddInstrumentalRequest:
 
         model: str | Unset = UNSET
         if not isinstance(self.model, Unset):
-            model = self.model.value
+            model = self.model
 
         vocal_gender: str | Unset = UNSET
         if not isinstance(self.vocal_gender, Unset):
-            vocal_gender = self.vocal_gender.value
+            vocal_gender = self.vocal_gender
 
         style_weight = self.style_weight
 
@@ -109,14 +113,14 @@ class AddInstrumentalRequest:
         if isinstance(_model, Unset):
             model = UNSET
         else:
-            model = AddInstrumentalRequestModel(_model)
+            model = check_add_instrumental_request_model(_model)
 
         _vocal_gender = d.pop("vocalGender", UNSET)
         vocal_gender: AddInstrumentalRequestVocalGender | Unset
         if isinstance(_vocal_gender, Unset):
             vocal_gender = UNSET
         else:
-            vocal_gender = AddInstrumentalRequestVocalGender(_vocal_gender)
+            vocal_gender = check_add_instrumental_request_vocal_gender(_vocal_gender)
 
         style_weight = d.pop("styleWeight", UNSET)
 
