@@ -27,8 +27,8 @@ class SunoTrack:
         model_name (None | str | Unset):
         title (None | str | Unset):
         tags (None | str | Unset):
-        create_time (float | None | str | Unset): Documented as a string ("2025-01-01 00:00:00", read as UTC); seen as
-            epoch milliseconds.
+        create_time (float | None | str | Unset): Documented as a string ("2025-01-01 00:00:00", read as UTC); epoch
+            milliseconds in every real capture (tracks and the task record).
         duration (float | None | Unset): Seconds.
     """
 

@@ -32,6 +32,8 @@ class TaskRecord:
         operation_type (None | str | Unset): Undocumented for this endpoint; any value is accepted.
         error_code (int | None | Unset): Failure code (400, 408, 413, 501 seen), null while running or on success.
         error_message (None | str | Unset):
+        create_time (float | None | str | Unset): Documented as a string ("2025-01-01 00:00:00", read as UTC); epoch
+            milliseconds in every real capture (tracks and the task record).
     """
 
     task_id: str
@@ -43,6 +45,7 @@ class TaskRecord:
     operation_type: None | str | Unset = UNSET
     error_code: int | None | Unset = UNSET
     error_message: None | str | Unset = UNSET
+    create_time: float | None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,6 +99,12 @@ class TaskRecord:
         else:
             error_message = self.error_message
 
+        create_time: float | None | str | Unset
+        if isinstance(self.create_time, Unset):
+            create_time = UNSET
+        else:
+            create_time = self.create_time
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -118,6 +127,8 @@ class TaskRecord:
             field_dict["errorCode"] = error_code
         if error_message is not UNSET:
             field_dict["errorMessage"] = error_message
+        if create_time is not UNSET:
+            field_dict["createTime"] = create_time
 
         return field_dict
 
@@ -201,6 +212,15 @@ class TaskRecord:
 
         error_message = _parse_error_message(d.pop("errorMessage", UNSET))
 
+        def _parse_create_time(data: object) -> float | None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(float | None | str | Unset, data)
+
+        create_time = _parse_create_time(d.pop("createTime", UNSET))
+
         task_record = cls(
             task_id=task_id,
             status=status,
@@ -211,6 +231,7 @@ class TaskRecord:
             operation_type=operation_type,
             error_code=error_code,
             error_message=error_message,
+            create_time=create_time,
         )
 
         task_record.additional_properties = d

@@ -16,6 +16,7 @@ class UploadedFile:
     """
     Attributes:
         download_url (str): Public URL of the uploaded file.
+        success (bool | None | Unset): Seen in real answers (true), repeating the envelope's `success`.
         file_name (None | str | Unset):
         file_path (None | str | Unset):
         file_size (int | None | Unset):
@@ -24,6 +25,7 @@ class UploadedFile:
     """
 
     download_url: str
+    success: bool | None | Unset = UNSET
     file_name: None | str | Unset = UNSET
     file_path: None | str | Unset = UNSET
     file_size: int | None | Unset = UNSET
@@ -33,6 +35,12 @@ class UploadedFile:
 
     def to_dict(self) -> dict[str, Any]:
         download_url = self.download_url
+
+        success: bool | None | Unset
+        if isinstance(self.success, Unset):
+            success = UNSET
+        else:
+            success = self.success
 
         file_name: None | str | Unset
         if isinstance(self.file_name, Unset):
@@ -71,6 +79,8 @@ class UploadedFile:
                 "downloadUrl": download_url,
             }
         )
+        if success is not UNSET:
+            field_dict["success"] = success
         if file_name is not UNSET:
             field_dict["fileName"] = file_name
         if file_path is not UNSET:
@@ -88,6 +98,15 @@ class UploadedFile:
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         d = dict(src_dict)
         download_url = d.pop("downloadUrl")
+
+        def _parse_success(data: object) -> bool | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(bool | None | Unset, data)
+
+        success = _parse_success(d.pop("success", UNSET))
 
         def _parse_file_name(data: object) -> None | str | Unset:
             if data is None:
@@ -136,6 +155,7 @@ class UploadedFile:
 
         uploaded_file = cls(
             download_url=download_url,
+            success=success,
             file_name=file_name,
             file_path=file_path,
             file_size=file_size,
