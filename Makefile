@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[dev,cli,fake]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,cli,fake,redis]'
 	touch $(STAMP)
 
 setup: $(STAMP) ## create .venv with the package (editable) and every extra

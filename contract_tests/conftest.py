@@ -209,3 +209,26 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         f"contract suite: {total} tests ({counts['passed']} passed, {counts['failed']} failed, "
         f"{counts['skipped']} skipped), {_schemathesis_cases} schemathesis cases sent"
     )
+
+
+# -- a real Redis server (shared-state tests) ------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Any]:
+    """One real redis-server per test worker, on a free loopback port, no persistence."""
+    from _redis_server import RedisServer
+
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    """A key prefix of its own for each test: tests share the server, never keys."""
+    import uuid
+
+    return f"test-{uuid.uuid4().hex[:12]}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 
 import kie_instrumental
-from kie_instrumental import receivers, testing, webhooks
+from kie_instrumental import receivers, redis_backend, testing, webhooks
 
 PUBLIC = {
     "APIConnectionError",
@@ -68,7 +68,8 @@ def test_submodule_surfaces_are_pinned():
     }
     assert set(testing.__all__) == {"FakeClock", "FakeKie"}
     assert set(receivers.__all__) == {"CALLBACK_PATH", "starlette_app", "wsgi_app"}
-    for module in (webhooks, testing, receivers):
+    assert set(redis_backend.__all__) == {"RedisDedupStore", "RedisRateLimit"}
+    for module in (webhooks, testing, receivers, redis_backend):
         for name in module.__all__:
             assert getattr(module, name) is not None
 
@@ -93,13 +94,13 @@ def test_the_sync_and_async_clients_offer_the_same_methods():
 
 
 def test_importing_the_package_imports_only_what_every_user_needs():
-    # The fake, the CLI, asyncio and the generated models load when first used.
+    # The fake, the CLI, asyncio, redis-py and the generated models load when first used.
     import subprocess
     import sys
 
     probe = (
         "import sys, kie_instrumental; "
-        "print([m for m in ('starlette', 'uvicorn', 'kie_instrumental._cli', "
+        "print([m for m in ('starlette', 'uvicorn', 'redis', 'kie_instrumental._cli', "
         "'kie_instrumental.testing._fake') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

@@ -34,6 +34,7 @@ from ._core import (
 from ._errors import ConfigurationError
 from ._models import CallbackEvent, InstrumentalTask, TaskDetails, Track
 from ._polling import PollSchedule
+from ._ratelimit import Limiter
 
 __all__ = ["AsyncKieClient", "KieClient"]
 
@@ -65,7 +66,7 @@ def _make_core(
     upload_base_url: str | None,
     timeout: float | httpx.Timeout,
     max_retries: int,
-    rate_limit: tuple[int, float] | None,
+    rate_limit: tuple[int, float] | Limiter | None,
     validate_requests: bool,
     clock: Clock | None,
     poll_schedule: PollSchedule | None,
@@ -164,7 +165,8 @@ class KieClient(_BaseClient):
     api_key: defaults to $KIE_API_KEY. base_url: $KIE_BASE_URL or https://api.kie.ai.
     upload_base_url: $KIE_UPLOAD_BASE_URL or https://kieai.redpandaai.co (file uploads).
     timeout: per request, every phase bounded. max_retries: retries after the first attempt.
-    rate_limit: (requests, seconds), None switches it off. http_client: used and left open.
+    rate_limit: (requests, seconds), a shared limiter (`redis_backend.RedisRateLimit`), or None
+    to switch it off. http_client: used and left open.
     validate_requests: check requests against the spec before sending (on by default).
     clock, poll_schedule: test switches (see kie_instrumental.testing.FakeClock).
     """
@@ -177,7 +179,7 @@ class KieClient(_BaseClient):
         upload_base_url: str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = 2,
-        rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
+        rate_limit: tuple[int, float] | Limiter | None = DEFAULT_RATE_LIMIT,
         http_client: httpx.Client | None = None,
         validate_requests: bool = True,
         clock: Clock | None = None,
@@ -345,7 +347,7 @@ class AsyncKieClient(_BaseClient):
         upload_base_url: str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = 2,
-        rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
+        rate_limit: tuple[int, float] | Limiter | None = DEFAULT_RATE_LIMIT,
         http_client: httpx.AsyncClient | None = None,
         validate_requests: bool = True,
         clock: Clock | None = None,

@@ -35,6 +35,7 @@ from ._errors import (
     InvalidRequestError,
     KieError,
     NotFoundError,
+    RateLimitError,
     TaskFailedError,
     WaitTimeoutError,
 )
@@ -50,7 +51,7 @@ from ._models import (
     require_str,
 )
 from ._polling import PollSchedule
-from ._ratelimit import RateLimiter
+from ._ratelimit import Limiter, RateLimiter
 from ._responses import read_envelope
 from ._retry import RetryPolicy, may_have_created_task, should_retry
 from ._version import __version__
@@ -178,7 +179,7 @@ class ClientCore:
         upload_base_url: str,
         timeout: httpx.Timeout,
         max_retries: int,
-        rate_limit: tuple[int, float] | None,
+        rate_limit: tuple[int, float] | Limiter | None,
         validate_requests: bool,
         clock: Clock,
         poll_schedule: PollSchedule,
@@ -189,7 +190,9 @@ class ClientCore:
         self.timeout = timeout
         self.retry = RetryPolicy(max_retries=max_retries)
         self.clock = clock
-        self.limiter = RateLimiter(*rate_limit, clock) if rate_limit is not None else None
+        self.limiter: Limiter | None = (
+            RateLimiter(*rate_limit, clock) if isinstance(rate_limit, tuple) else rate_limit
+        )
         self.validate_requests = validate_requests
         self.poll_schedule = poll_schedule
         self._rng = random.Random()  # jitter only  # noqa: S311
@@ -310,7 +313,7 @@ class ClientCore:
         attempts = self.retry.max_retries + 1
         for attempt in range(1, attempts + 1):
             if op.rate_limited and self.limiter is not None:
-                delay = self.limiter.reserve()
+                delay = self.limiter.reserve("create" if op.creates_task else "poll")
                 if delay > 0:
                     yield Sleep(delay)
             outcome = yield Send(op.open, timeout, op.stream_to)
@@ -320,6 +323,8 @@ class ClientCore:
             if error is None:
                 return cast(T, result)
             retry_after = getattr(error, "retry_after", None)
+            if isinstance(error, RateLimitError) and self.limiter is not None:
+                self.limiter.back_off(retry_after or 1.0)  # shared limiters tell every process
             delay = self.retry.delay(attempt, retry_after, self._rng)
             if (
                 attempt < attempts

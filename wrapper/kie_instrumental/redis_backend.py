@@ -1,0 +1,256 @@
+"""Shared state on Redis for many processes on one KIE key (needs the `[redis]` extra).
+
+- `RedisRateLimit`: pass it as `KieClient(rate_limit=...)` in every process; they all draw from
+  the same budgets, one for creates and one for every other request (polls, credits).
+- `RedisDedupStore`: the store of a `webhooks.Deduplicator`, so a callback delivered to two
+  receiver replicas runs its handler once.
+
+Windows are measured on the Redis server's clock (`TIME` inside the Lua scripts), never on the
+clients', whose clocks drift between machines. The core never imports this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from typing import Literal
+
+import redis
+
+from ._clock import SystemClock
+from ._errors import RateLimitError
+from ._ratelimit import Kind, RateLimiter
+
+__all__ = ["RedisDedupStore", "RedisRateLimit"]
+
+log = logging.getLogger("kie_instrumental.redis")
+
+# A sliding log of reserved send times (microseconds, server clock) per budget. A request gets
+# the earliest time at which the `limit`-th latest reservation is at least `period` old, and not
+# before the shared back-off; FIFO in the order requests reach Redis, so no process starves.
+# Reservations lie in the future: the caller sleeps until its time, so no window ever holds more
+# than `limit`. Refused (nothing reserved) when the time is further than `max_wait` away.
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local limit, period, max_wait = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - period)
+local at = math.max(now, tonumber(redis.call('GET', KEYS[2]) or '0'))
+local n = redis.call('ZCARD', KEYS[1])
+if n >= limit then
+  local edge = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
+  at = math.max(at, tonumber(edge[2]) + period)
+end
+if at - now > max_wait then return {0, at - now} end
+redis.call('ZADD', KEYS[1], at, redis.call('INCR', KEYS[3]))
+redis.call('PEXPIRE', KEYS[1], math.ceil((at - now + period) / 1000) + 1000)
+return {1, at - now}
+"""
+
+# A 429 moves the shared "not before" forward (never back) for every process.
+_BACK_OFF = """
+local t = redis.call('TIME')
+local until_ = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[1])
+if until_ > tonumber(redis.call('GET', KEYS[1]) or '0') then
+  redis.call('SET', KEYS[1], until_, 'PX', math.ceil(tonumber(ARGV[1]) / 1000) + 1000)
+end
+return 1
+"""
+
+_US = 1_000_000
+
+
+def _connect(redis_or_url: str | redis.Redis, timeout: float) -> redis.Redis:
+    if isinstance(redis_or_url, str):
+        # Bounded socket timeouts: an unreachable Redis must never hang a request.
+        return redis.Redis.from_url(
+            redis_or_url, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+    return redis_or_url
+
+
+class RedisRateLimit:
+    """Rate budgets shared through Redis by every process that uses the same `prefix`.
+
+    creates, polls: (requests, seconds) for create requests and for every other request to
+    api.kie.ai (record-info, credits). max_wait: the longest a request waits for its permit;
+    beyond it the request is refused with `RateLimitError` before anything is sent. margin:
+    seconds added to each window, absorbing the jitter between a permit and the send.
+
+    When Redis cannot be reached, each process falls back to a local limiter allowing
+    `1/fallback_share` of each budget (assume that many processes share the key), logs one
+    warning, and tries Redis again after `retry_redis_after` seconds: never a crash or a hang
+    (socket timeouts of `redis_timeout` seconds when built from a URL).
+    """
+
+    def __init__(
+        self,
+        redis_or_url: str | redis.Redis,
+        *,
+        creates: tuple[int, float] = (20, 10.0),
+        polls: tuple[int, float] = (20, 10.0),
+        prefix: str = "kie",
+        max_wait: float = 300.0,
+        margin: float = 0.1,
+        fallback_share: int = 4,
+        retry_redis_after: float = 5.0,
+        redis_timeout: float = 1.0,
+    ) -> None:
+        for name, (limit, period) in (("creates", creates), ("polls", polls)):
+            if limit < 1 or period <= 0:
+                raise ValueError(f"{name} must be (requests >= 1, seconds > 0)")
+        if fallback_share < 1:
+            raise ValueError("fallback_share must be >= 1")
+        self._redis = _connect(redis_or_url, redis_timeout)
+        self.prefix = prefix
+        self.fallback_share = fallback_share
+        self.budgets: dict[Kind, tuple[int, float]] = {"create": creates, "poll": polls}
+        self.max_wait = max_wait
+        self.margin = margin
+        self._reserve = self._redis.register_script(_RESERVE)
+        self._back_off = self._redis.register_script(_BACK_OFF)
+        clock = SystemClock()
+        self._fallback = {
+            kind: RateLimiter(max(1, limit // fallback_share), period + margin, clock)
+            for kind, (limit, period) in self.budgets.items()
+        }
+        self._retry_redis_after = retry_redis_after
+        self._down_since: float | None = None
+        self._warned = False
+        self._lock = threading.Lock()
+
+    def _key(self, *parts: str) -> str:
+        return ":".join((self.prefix, "ratelimit", *parts))
+
+    # -- the limiter interface the core uses --------------------------------------------------
+
+    def reserve(self, kind: Kind = "poll") -> float:
+        """Reserve the next send time in the `kind` budget; return the seconds to wait."""
+        if self._redis_is_down():
+            return self._fallback[kind].reserve()
+        limit, period = self.budgets[kind]
+        try:
+            granted, wait_us = self._reserve(
+                keys=[self._key(kind), self._key("backoff"), self._key("seq")],
+                args=[limit, int((period + self.margin) * _US), int(self.max_wait * _US)],
+            )
+        except redis.RedisError as exc:
+            self._went_down(exc)
+            return self._fallback[kind].reserve()
+        self._came_back()
+        if not granted:
+            wait = int(wait_us) / _US
+            raise RateLimitError(
+                f"no {kind} permit within max_wait={self.max_wait:g} s (next in {wait:.1f} s); "
+                "nothing was sent",
+                retry_after=wait,
+            )
+        return max(0.0, int(wait_us) / _US)
+
+    def back_off(self, seconds: float) -> None:
+        """KIE answered 429: every process sends nothing for `seconds`."""
+        for limiter in self._fallback.values():
+            limiter.back_off(seconds)
+        if self._redis_is_down():
+            return
+        try:
+            self._back_off(keys=[self._key("backoff")], args=[int(seconds * _US)])
+        except redis.RedisError as exc:
+            self._went_down(exc)
+
+    # -- Redis unreachable: the documented fallback -------------------------------------------
+
+    def _redis_is_down(self) -> bool:
+        with self._lock:
+            if self._down_since is None:
+                return False
+            return time.monotonic() - self._down_since < self._retry_redis_after
+
+    def _went_down(self, exc: redis.RedisError) -> None:
+        with self._lock:
+            self._down_since = time.monotonic()
+            if self._warned:
+                return
+            self._warned = True
+        log.warning(
+            "Redis unreachable (%s): each process now allows 1/%d of each rate budget; "
+            "Redis is tried again every %g s",
+            type(exc).__name__,
+            self.fallback_share,
+            self._retry_redis_after,
+        )
+
+    def _came_back(self) -> None:
+        with self._lock:
+            self._down_since = None
+
+    def __repr__(self) -> str:
+        return (
+            f"RedisRateLimit(prefix={self.prefix!r}, creates={self.budgets['create']}, "
+            f"polls={self.budgets['poll']})"
+        )
+
+
+class RedisDedupStore:
+    """A `webhooks.DedupStore` on Redis: several receiver replicas agree on what ran.
+
+    claim: `SET NX` with an expiry of `claim_ttl` seconds (a receiver that dies mid-handler
+    frees the event for KIE's redelivery once it expires); complete: the key stays done for
+    `done_ttl` seconds; release: frees the key for a redelivery. complete and release act only
+    on this store's own claim (a token), never on another replica's.
+    """
+
+    _SWAP = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then return redis.call('DEL', KEYS[1]) end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+
+    def __init__(
+        self,
+        redis_or_url: str | redis.Redis,
+        *,
+        prefix: str = "kie",
+        claim_ttl: float = 300.0,
+        done_ttl: float = 7 * 24 * 3600.0,
+        redis_timeout: float = 1.0,
+    ) -> None:
+        self._redis = _connect(redis_or_url, redis_timeout)
+        self.prefix = prefix
+        self.claim_ttl = claim_ttl
+        self.done_ttl = done_ttl
+        self._swap = self._redis.register_script(self._SWAP)
+        self._tokens: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}:dedup:{key}"
+
+    def claim(self, key: str) -> bool:
+        token = "running:" + secrets.token_hex(8)
+        taken = self._redis.set(self._key(key), token, nx=True, px=int(self.claim_ttl * 1000))
+        if taken:
+            with self._lock:
+                self._tokens[key] = token
+        return bool(taken)
+
+    def _finish(self, key: str, value: Literal["done", ""]) -> None:
+        with self._lock:
+            token = self._tokens.pop(key, None)
+        if token is not None:
+            self._swap(keys=[self._key(key)], args=[token, value, int(self.done_ttl)])
+
+    def complete(self, key: str) -> None:
+        self._finish(key, "done")
+
+    def release(self, key: str) -> None:
+        self._finish(key, "")
+
+    def is_done(self, key: str) -> bool:
+        return self._redis.get(self._key(key)) == b"done"
+
+    def __repr__(self) -> str:
+        return f"RedisDedupStore(prefix={self.prefix!r})"
