@@ -26,7 +26,7 @@ PINNED: dict[str, dict[str, str]] = {
         "taskId": "string",
         "status": "string",
         "response": "null|ref:TaskResult",
-        "errorCode": "integer|null",
+        "errorCode": "integer|null|string",
         "errorMessage": "null|string",
         "type": "null|string",
         "operationType": "null|string",

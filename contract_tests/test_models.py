@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 from _records import record, suno_track
 from _support import RECORD_PATH
-from kie_instrumental import APIError, Track
+from kie_instrumental import APIError, TaskFailedError, Track
 from kie_instrumental.webhooks import parse_callback
 
 
@@ -80,7 +81,7 @@ def test_source_fields_are_read(client, mock_api):
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("duration", "long"), ("audioUrl", 5), ("createTime", True), ("id", None)]
+    ("field", "value"), [("duration", "long"), ("audioUrl", 5), ("createTime", True), ("id", 5)]
 )
 def test_wrong_types_are_api_errors_naming_the_field(client, mock_api, field, value):
     mock_api.get(RECORD_PATH).mock(return_value=record("SUCCESS", [suno_track(**{field: value})]))
@@ -97,3 +98,68 @@ def test_extra_fields_and_new_types_never_break_parsing(client, mock_api):
     mock_api.get(RECORD_PATH).respond(200, json=body)
     details = client.get_task("task-1")
     assert details.type == "REMIX_V9" and details.operation_type == "somethingNew"
+
+
+# -- what real traffic sends and the spec once refused ------------------------------------------
+
+ID_LESS = {k: v for k, v in suno_track(0).items() if k not in ("id", "createTime")}
+
+
+def test_a_track_without_id_is_read_by_get_task_and_wait(client, mock_api):
+    mock_api.get(RECORD_PATH).mock(return_value=record("SUCCESS", [ID_LESS]))
+    for details in (client.get_task("task-1"), client.wait("task-1", timeout=60)):
+        (track,) = details.tracks
+        assert track.id is None
+        assert track.audio_url == ID_LESS["audioUrl"]
+
+
+def test_a_callback_track_without_id_is_delivered():
+    track = {k: v for k, v in snake(suno_track(0)).items() if k not in ("id", "createTime")}
+    event = parse_callback(callback_body([track]))
+    assert [(t.id, t.audio_url) for t in event.tracks] == [(None, ID_LESS["audioUrl"])]
+
+
+@pytest.mark.parametrize(("code", "expected"), [("501", 501), ("GENERATE_FAILED", None)])
+def test_a_string_error_code_still_reports_the_failure(client, mock_api, code, expected):
+    mock_api.get(RECORD_PATH).mock(
+        return_value=record("GENERATE_AUDIO_FAILED", error_code=code, error_message="no audio")
+    )
+    with pytest.raises(TaskFailedError) as caught:
+        client.wait("task-1", timeout=60)
+    assert (caught.value.error_code, caught.value.error_message) == (expected, "no audio")
+    assert client.get_task("task-1").failed
+
+
+def test_a_record_of_another_task_is_an_api_error(client, mock_api):
+    mock_api.get(RECORD_PATH).mock(return_value=record("SUCCESS", [suno_track()], task_id="other"))
+    with pytest.raises(APIError) as caught:
+        client.get_task("task-1")
+    assert "'other'" in str(caught.value)
+    assert caught.value.task_id == "task-1"
+
+
+@pytest.mark.parametrize("suno_data", [None, {"0": suno_track()}, "tracks", ["not a track"]])
+def test_success_without_a_list_of_tracks_is_an_api_error(client, mock_api, suno_data):
+    document = {
+        "code": 200,
+        "msg": "success",
+        "data": {"taskId": "task-1", "status": "SUCCESS", "response": {"sunoData": suno_data}},
+    }
+    mock_api.get(RECORD_PATH).mock(return_value=httpx.Response(200, json=document))
+    with pytest.raises(APIError) as caught:
+        client.wait("task-1", timeout=60)
+    assert "sunoData" in str(caught.value)
+
+
+def test_a_negative_duration_is_an_api_error(client, mock_api):
+    mock_api.get(RECORD_PATH).mock(return_value=record("SUCCESS", [suno_track(duration=-1.5)]))
+    with pytest.raises(APIError, match=r"duration must not be negative"):
+        client.get_task("task-1")
+
+
+def test_negative_credits_are_an_api_error(client, mock_api):
+    mock_api.get("/api/v1/chat/credit").mock(
+        return_value=httpx.Response(200, json={"code": 200, "msg": "success", "data": -5})
+    )
+    with pytest.raises(APIError, match=r"must not be negative"):
+        client.get_credits()

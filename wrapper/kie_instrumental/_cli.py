@@ -107,7 +107,7 @@ def _print_details(details: TaskDetails, files: Sequence[Path], as_json: bool) -
     print(f"task {details.task_id}: {details.status}")
     for track in details.tracks:
         duration = f"{track.duration:.1f} s" if track.duration is not None else "unfinished"
-        print(f"  track {track.id} ({duration}): {track.audio_url or '-'}")
+        print(f"  track {track.id or '-'} ({duration}): {track.audio_url or '-'}")
     for path in files:
         print(f"  saved {path}")
 

@@ -45,8 +45,8 @@ from ._models import (
     TaskDetails,
     TaskStatus,
     Track,
-    optional_int,
-    optional_number,
+    lenient_code,
+    optional_non_negative,
     optional_str,
     require_str,
 )
@@ -427,20 +427,31 @@ def _parse_details(reply: Reply, task_id: str) -> TaskDetails:
     record = _from_dict(gen.RecordInfoResponse, envelope).data
     if not isinstance(record, gen.TaskRecord):
         raise ShapeError("data is not a task record")
-    tracks: tuple[Track, ...] = ()
-    result = record.response
-    if isinstance(result, gen.TaskResult) and isinstance(result.suno_data, list):
-        tracks = tuple(
-            Track.from_generated(item, f"data.response.sunoData[{i}]")
-            for i, item in enumerate(result.suno_data)
+    answered = require_str(record.task_id, "data.taskId")
+    if answered != task_id:
+        raise APIError(
+            f"get_task: asked for task {task_id}, KIE answered with the record of "
+            f"{_bounded(answered)}",
+            code=200,
+            http_status=reply.status,
+            task_id=task_id,
         )
-    elif not (result is None or isinstance(result, Unset | gen.TaskResult)):
+    status = TaskStatus(require_str(record.status, "data.status"))
+    result = record.response
+    if not (result is None or isinstance(result, Unset | gen.TaskResult)):
         raise ShapeError("data.response must be an object or null")
+    suno = result.suno_data if isinstance(result, gen.TaskResult) else None
+    if isinstance(suno, list):
+        tracks = tuple(_track(item, f"data.response.sunoData[{i}]") for i, item in enumerate(suno))
+    elif status == TaskStatus.SUCCESS or not (suno is None or isinstance(suno, Unset)):
+        raise ShapeError(f"data.response.sunoData must be a list of tracks on {status}")
+    else:
+        tracks = ()
     return TaskDetails(
-        task_id=require_str(record.task_id, "data.taskId"),
-        status=TaskStatus(require_str(record.status, "data.status")),
+        task_id=answered,
+        status=status,
         tracks=tracks,
-        error_code=optional_int(record.error_code, "data.errorCode"),
+        error_code=lenient_code(record.error_code, "data.errorCode"),
         error_message=optional_str(record.error_message, "data.errorMessage"),
         type=optional_str(record.type_, "data.type"),
         operation_type=optional_str(record.operation_type, "data.operationType"),
@@ -449,9 +460,20 @@ def _parse_details(reply: Reply, task_id: str) -> TaskDetails:
     )
 
 
+def _track(item: object, field: str) -> Track:
+    # The generated reader leaves an item it cannot read as it came (a string, a number).
+    if not isinstance(item, gen.SunoTrack):
+        raise ShapeError(f"{field} must be a track object")
+    return Track.from_generated(item, field)
+
+
+def _bounded(text: str, limit: int = 100) -> str:
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
+
+
 def _parse_credits(reply: Reply) -> float:
     envelope = _envelope(reply, "get_credits")
-    credits = optional_number(_from_dict(gen.CreditsResponse, envelope).data, "data")
+    credits = optional_non_negative(_from_dict(gen.CreditsResponse, envelope).data, "data")
     if credits is None:
         raise ShapeError("data (the remaining credits) is missing")
     return credits

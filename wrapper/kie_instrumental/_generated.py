@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from kie_instrumental_generated.models.file_stream_upload_request import FileStreamUploadRequest
     from kie_instrumental_generated.models.file_upload_response import FileUploadResponse
     from kie_instrumental_generated.models.record_info_response import RecordInfoResponse
+    from kie_instrumental_generated.models.suno_track import SunoTrack
     from kie_instrumental_generated.models.task_record import TaskRecord
     from kie_instrumental_generated.models.task_result import TaskResult
     from kie_instrumental_generated.models.uploaded_file import UploadedFile
@@ -43,6 +44,7 @@ __all__ = [
     "FileStreamUploadRequest",
     "FileUploadResponse",
     "RecordInfoResponse",
+    "SunoTrack",
     "TaskRecord",
     "TaskResult",
     "UploadedFile",

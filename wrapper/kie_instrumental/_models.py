@@ -82,10 +82,11 @@ class Track:
 
     `created_at` reads epoch milliseconds and strings; a string without a zone ("2025-01-01
     00:00:00", KIE's documented form) is assumed to be UTC. Unparseable values give None.
-    `duration` is in seconds, None while the track is unfinished.
+    `duration` is in seconds, None while the track is unfinished. `id` is None when KIE sent a
+    track without one (seen in real callbacks).
     """
 
-    id: str
+    id: str | None
     audio_url: str | None = None
     stream_audio_url: str | None = None
     image_url: str | None = None
@@ -103,7 +104,7 @@ class Track:
     def from_generated(cls, model: SunoTrack | CallbackTrack, field: str) -> Track:
         """Both generated track models use the same attribute names; one reader serves both."""
         return cls(
-            id=require_str(model.id, f"{field}.id"),
+            id=optional_str(model.id, f"{field}.id") or None,
             audio_url=optional_str(model.audio_url, f"{field}.audio_url"),
             stream_audio_url=optional_str(model.stream_audio_url, f"{field}.stream_audio_url"),
             image_url=optional_str(model.image_url, f"{field}.image_url"),
@@ -116,7 +117,7 @@ class Track:
             tags=optional_str(model.tags, f"{field}.tags"),
             prompt=optional_str(model.prompt, f"{field}.prompt"),
             model_name=optional_str(model.model_name, f"{field}.model_name"),
-            duration=optional_number(model.duration, f"{field}.duration"),
+            duration=optional_non_negative(model.duration, f"{field}.duration"),
             created_at=parse_create_time(model.create_time, f"{field}.createTime"),
         )
 
@@ -203,6 +204,24 @@ def optional_number(value: object, field: str) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     raise ShapeError(f"{field} must be a number or null, got {_kind(value)}")
+
+
+def optional_non_negative(value: object, field: str) -> float | None:
+    """A number that cannot be below zero (a duration, credits): a negative one is refused."""
+    number = optional_number(value, field)
+    if number is not None and number < 0:
+        raise ShapeError(f"{field} must not be negative, got {number:g}")
+    return number
+
+
+def lenient_code(value: object, field: str) -> int | None:
+    """An error code: an integer, or a string of one (seen as text); other text gives None,
+    so that the failure it accompanies is still reported."""
+    value = _unset_to_none(value)
+    if isinstance(value, str):
+        text = value.strip()
+        return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+    return optional_int(value, field)
 
 
 def parse_create_time(value: object, field: str) -> datetime | None:

@@ -13,26 +13,27 @@ T = TypeVar("T", bound="CallbackTrack")
 
 @_attrs_define
 class CallbackTrack:
-    """A generated track as the callback reports it (snake_case, createTime camelCase).
+    """A generated track as the callback reports it (snake_case, createTime camelCase). No field is required (captured
+    callbacks carried tracks without `id`).
 
-    Attributes:
-        id (str):
-        audio_url (None | str | Unset):
-        stream_audio_url (None | str | Unset):
-        image_url (None | str | Unset):
-        source_audio_url (None | str | Unset):
-        source_stream_audio_url (None | str | Unset):
-        source_image_url (None | str | Unset):
-        prompt (None | str | Unset):
-        model_name (None | str | Unset):
-        title (None | str | Unset):
-        tags (None | str | Unset):
-        create_time (float | None | str | Unset): Documented as a string ("2025-01-01 00:00:00", read as UTC); epoch
-            milliseconds in every real capture (tracks and the task record).
-        duration (float | None | Unset): Seconds; null while the track is unfinished.
+        Attributes:
+            id (str | Unset):
+            audio_url (None | str | Unset):
+            stream_audio_url (None | str | Unset):
+            image_url (None | str | Unset):
+            source_audio_url (None | str | Unset):
+            source_stream_audio_url (None | str | Unset):
+            source_image_url (None | str | Unset):
+            prompt (None | str | Unset):
+            model_name (None | str | Unset):
+            title (None | str | Unset):
+            tags (None | str | Unset):
+            create_time (float | None | str | Unset): Documented as a string ("2025-01-01 00:00:00", read as UTC); epoch
+                milliseconds in every real capture (tracks and the task record).
+            duration (float | None | Unset): Seconds; null while the track is unfinished.
     """
 
-    id: str
+    id: str | Unset = UNSET
     audio_url: None | str | Unset = UNSET
     stream_audio_url: None | str | Unset = UNSET
     image_url: None | str | Unset = UNSET
@@ -124,11 +125,9 @@ class CallbackTrack:
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
-        field_dict.update(
-            {
-                "id": id,
-            }
-        )
+        field_dict.update({})
+        if id is not UNSET:
+            field_dict["id"] = id
         if audio_url is not UNSET:
             field_dict["audio_url"] = audio_url
         if stream_audio_url is not UNSET:
@@ -159,7 +158,7 @@ class CallbackTrack:
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         d = dict(src_dict)
-        id = d.pop("id")
+        id = d.pop("id", UNSET)
 
         def _parse_audio_url(data: object) -> None | str | Unset:
             if data is None:

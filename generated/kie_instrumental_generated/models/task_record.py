@@ -30,7 +30,8 @@ class TaskRecord:
         type_ (None | str | Unset): Undocumented for this endpoint (KIE's example shows GENERATE); any value is
             accepted.
         operation_type (None | str | Unset): Undocumented for this endpoint; any value is accepted.
-        error_code (int | None | Unset): Failure code (400, 408, 413, 501 seen), null while running or on success.
+        error_code (int | None | str | Unset): Failure code (400, 408, 413, 501 seen), null while running or on success;
+            a string is accepted so that a failure is never lost to the code's type.
         error_message (None | str | Unset):
         create_time (float | None | str | Unset): Documented as a string ("2025-01-01 00:00:00", read as UTC); epoch
             milliseconds in every real capture (tracks and the task record).
@@ -43,7 +44,7 @@ class TaskRecord:
     response: None | TaskResult | Unset = UNSET
     type_: None | str | Unset = UNSET
     operation_type: None | str | Unset = UNSET
-    error_code: int | None | Unset = UNSET
+    error_code: int | None | str | Unset = UNSET
     error_message: None | str | Unset = UNSET
     create_time: float | None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -87,7 +88,7 @@ class TaskRecord:
         else:
             operation_type = self.operation_type
 
-        error_code: int | None | Unset
+        error_code: int | None | str | Unset
         if isinstance(self.error_code, Unset):
             error_code = UNSET
         else:
@@ -194,12 +195,12 @@ class TaskRecord:
 
         operation_type = _parse_operation_type(d.pop("operationType", UNSET))
 
-        def _parse_error_code(data: object) -> int | None | Unset:
+        def _parse_error_code(data: object) -> int | None | str | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
                 return data
-            return cast(int | None | Unset, data)
+            return cast(int | None | str | Unset, data)
 
         error_code = _parse_error_code(d.pop("errorCode", UNSET))
 
