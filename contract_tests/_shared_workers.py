@@ -63,9 +63,10 @@ def create_many(
             client.incr(f"{prefix}:created")
 
 
-def receive_all(url: str, prefix: str, processes: int, events: int) -> None:
-    """Receive the same `events` signed callbacks the other receivers get, through one shared
-    Redis dedupe store; the handler logs each run to a Redis list."""
+def receive_all(url: str, prefix: str, processes: int, events: int, stamp: float) -> None:
+    """Receive the same `events` signed callbacks (signed at `stamp`) the other receivers get,
+    through one shared Redis dedupe store; the handler logs each run to a Redis list. A 503
+    (another receiver is running that handler now) is delivered again, as KIE would."""
     client = redis.Redis.from_url(url)
     dedup = webhooks.Deduplicator(RedisDedupStore(url, prefix=prefix))
 
@@ -74,6 +75,10 @@ def receive_all(url: str, prefix: str, processes: int, events: int) -> None:
 
     start_together(client, prefix, processes)
     for i in range(events):
-        body, headers = signed(callback("complete", task_id=f"task-{i}"))
-        receipt = webhooks.receive(body, headers, SECRET, handler, dedup=dedup)
+        body, headers = signed(callback("complete", task_id=f"task-{i}"), at=stamp)
+        for _ in range(200):
+            receipt = webhooks.receive(body, headers, SECRET, handler, dedup=dedup)
+            if receipt.status != 503:
+                break
+            time.sleep(0.01)
         assert receipt.status == 200, receipt

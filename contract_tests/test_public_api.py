@@ -53,13 +53,17 @@ def test_submodule_surfaces_are_pinned():
         "SIGNATURE_HEADER",
         "TIMESTAMP_HEADER",
         "CallbackEvent",
+        "Claim",
         "DedupStore",
+        "DedupStoreFull",
         "Deduplicator",
         "InMemoryDedupStore",
+        "Outcome",
         "Receipt",
         "aconfirm",
         "areceive",
         "confirm",
+        "known_stages",
         "parse_callback",
         "receive",
         "sign",
@@ -67,7 +71,7 @@ def test_submodule_surfaces_are_pinned():
         "verify_signature",
     }
     assert set(testing.__all__) == {"FakeClock", "FakeKie"}
-    assert set(receivers.__all__) == {"CALLBACK_PATH", "starlette_app", "wsgi_app"}
+    assert set(receivers.__all__) == {"CALLBACK_PATH", "MAX_BODY", "starlette_app", "wsgi_app"}
     assert set(redis_backend.__all__) == {"RedisDedupStore", "RedisRateLimit"}
     for module in (webhooks, testing, receivers, redis_backend):
         for name in module.__all__:

@@ -211,7 +211,8 @@ def test_one_callback_to_two_receiver_processes_runs_its_handler_once(
     redis_server: RedisServer, r: redis.Redis, redis_prefix: str
 ) -> None:
     events = 100
-    run_processes(receive_all, [(redis_server.url, redis_prefix, 2, events)] * 2)
+    stamp = time.time()  # one delivery each, as KIE signed it: the same headers everywhere
+    run_processes(receive_all, [(redis_server.url, redis_prefix, 2, events, stamp)] * 2)
     ran = [x.decode().rsplit(":", 1)[0] for x in r.lrange(f"{redis_prefix}:ran", 0, -1)]
     assert len(ran) == events and len(set(ran)) == events
 
@@ -238,13 +239,15 @@ def test_release_after_an_expired_claim_leaves_the_new_claim_alone(
 ) -> None:
     slow = RedisDedupStore(redis_server.url, prefix=redis_prefix, claim_ttl=0.2)
     fast = RedisDedupStore(redis_server.url, prefix=redis_prefix)
-    assert slow.claim("task-1:complete")
-    assert not fast.claim("task-1:complete")
+    assert slow.claim("task-1:complete") == "claimed"
+    assert fast.claim("task-1:complete") == "running"
     time.sleep(0.4)  # the slow replica's claim expired (say it died mid-handler)
-    assert fast.claim("task-1:complete")
+    assert fast.claim("task-1:complete") == "claimed"
     slow.release("task-1:complete")
-    assert not RedisDedupStore(redis_server.url, prefix=redis_prefix).claim("task-1:complete")
+    third = RedisDedupStore(redis_server.url, prefix=redis_prefix)
+    assert third.claim("task-1:complete") == "running"
     fast.complete("task-1:complete")
+    assert third.claim("task-1:complete") == "done"
     assert fast.is_done("task-1:complete")
     assert r.ttl(f"{redis_prefix}:dedup:task-1:complete") > 3600
 

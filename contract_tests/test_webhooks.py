@@ -156,9 +156,9 @@ def event(stage: str = "complete") -> CallbackEvent:
 def test_a_duplicate_is_handled_once():
     handled: list[str] = []
     dedup = wh.Deduplicator()
-    assert dedup.handle(event(), lambda e: handled.append(e.stage)) is True
-    assert dedup.handle(event(), lambda e: handled.append(e.stage)) is False
-    assert dedup.handle(event("first"), lambda e: handled.append(e.stage)) is True
+    assert dedup.handle(event(), lambda e: handled.append(e.stage)) == "processed"
+    assert dedup.handle(event(), lambda e: handled.append(e.stage)) == "duplicate"
+    assert dedup.handle(event("first"), lambda e: handled.append(e.stage)) == "processed"
     assert handled == ["complete", "first"]
 
 
@@ -173,9 +173,23 @@ def test_a_redelivery_after_a_failed_handler_is_processed_again():
 
     with pytest.raises(RuntimeError):
         dedup.handle(event(), flaky)
-    assert dedup.handle(event(), flaky) is True
-    assert dedup.handle(event(), flaky) is False
+    assert dedup.handle(event(), flaky) == "processed"
+    assert dedup.handle(event(), flaky) == "duplicate"
     assert len(attempts) == 2
+
+
+def test_a_delivery_during_a_running_handler_is_told_running_not_duplicate():
+    dedup = wh.Deduplicator()
+    inner: list[str] = []
+
+    def slow(_: CallbackEvent) -> None:
+        inner.append(dedup.handle(event(), lambda e: None))  # KIE delivers again meanwhile
+        raise RuntimeError("the first run fails")
+
+    with pytest.raises(RuntimeError):
+        dedup.handle(event(), slow)
+    assert inner == ["running"]
+    assert dedup.handle(event(), lambda e: None) == "processed"  # nothing was lost
 
 
 def test_a_shared_store_plugs_in_through_the_tiny_interface():
@@ -183,11 +197,11 @@ def test_a_shared_store_plugs_in_through_the_tiny_interface():
         def __init__(self) -> None:
             self.state: dict[str, str] = {}
 
-        def claim(self, key: str) -> bool:  # Redis: SET key busy NX EX 600
+        def claim(self, key: str) -> wh.Claim:  # Redis: SET key running NX EX ttl, else GET
             if key in self.state:
-                return False
-            self.state[key] = "busy"
-            return True
+                return "done" if self.state[key] == "done" else "running"
+            self.state[key] = "running"
+            return "claimed"
 
         def complete(self, key: str) -> None:
             self.state[key] = "done"
@@ -198,22 +212,29 @@ def test_a_shared_store_plugs_in_through_the_tiny_interface():
     store = DictStore()
     first, second = wh.Deduplicator(store), wh.Deduplicator(store)  # two receivers
     handled: list[str] = []
-    assert first.handle(event(), lambda e: handled.append("first"))
-    assert not second.handle(event(), lambda e: handled.append("second"))
+    assert first.handle(event(), lambda e: handled.append("first")) == "processed"
+    assert second.handle(event(), lambda e: handled.append("second")) == "duplicate"
     assert handled == ["first"] and store.state == {"task-1:complete": "done"}
 
 
-def test_the_in_memory_store_is_bounded():
-    store = wh.InMemoryDedupStore(max_keys=2)
-    for key in "abc":
-        assert store.claim(key)
-    assert store.claim("a")  # forgotten, the oldest
+def test_the_in_memory_store_is_bounded_and_never_forgets_a_live_key():
+    now = [0.0]
+    store = wh.InMemoryDedupStore(max_keys=2, retention=60, clock=lambda: now[0])
+    assert store.claim("a") == "claimed"
+    store.complete("a")
+    assert store.claim("b") == "claimed"
+    with pytest.raises(wh.DedupStoreFull):
+        store.claim("c")  # full of live keys: refused, not "a" forgotten
+    assert store.claim("a") == "done" and store.claim("b") == "running"
+    now[0] = 60.0  # past the retention: room again
+    assert store.claim("c") == "claimed"
+    assert store.claim("a") == "claimed"
 
 
 # -- confirmation: the signature does not cover the body ---------------------------------------
 
 
-def test_a_forged_body_under_a_replayed_signature_is_caught_by_confirmation(client, mock_api):
+def test_a_forged_body_under_a_replayed_signature_yields_kies_own_tracks(client, mock_api):
     genuine = callback(task_id="task-1")
     _, captured_headers = signed(genuine)
     forged = callback(
@@ -228,8 +249,9 @@ def test_a_forged_body_under_a_replayed_signature_is_caught_by_confirmation(clie
             "SUCCESS", [suno_track(0, id="task-1-0", audioUrl="https://cdn.example/task-1/0.mp3")]
         )
     )
-    with pytest.raises(WebhookVerificationError, match="do not match"):
-        wh.confirm(event, client)
+    confirmed = wh.confirm(event, client)
+    assert confirmed.confirmed
+    assert [t.audio_url for t in confirmed.tracks] == ["https://cdn.example/task-1/0.mp3"]
 
 
 def test_confirmation_returns_kies_own_tracks(client, mock_api):
@@ -250,13 +272,30 @@ def test_confirmation_returns_kies_own_tracks(client, mock_api):
     assert confirmed.tracks[0].prompt == "[Instrumental]"  # from record-info
 
 
-def test_confirmation_leaves_other_stages_alone(client, mock_api):
-    route = mock_api.get(RECORD_PATH)
-    assert wh.confirm(event("first"), client) == event("first")
-    assert route.call_count == 0
+@pytest.mark.parametrize(
+    ("stage", "status", "reached"),
+    [
+        ("text", "PENDING", False),
+        ("text", "TEXT_SUCCESS", True),
+        ("first", "TEXT_SUCCESS", False),
+        ("first", "FIRST_SUCCESS", True),
+        ("first", "SUCCESS", True),
+        ("complete", "FIRST_SUCCESS", False),
+        ("complete", "SUCCESS", True),
+        ("error", "SUCCESS", False),
+        ("error", "GENERATE_AUDIO_FAILED", True),
+        ("complete", "GENERATE_AUDIO_FAILED", False),
+    ],
+)
+def test_every_stage_is_checked_against_kies_status(client, mock_api, stage, status, reached):
+    tracks = [] if status in ("PENDING", "TEXT_SUCCESS") else [suno_track(0, id="task-1-0")]
+    mock_api.get(RECORD_PATH).mock(return_value=record(status, tracks))
+    if reached:
+        assert wh.confirm(event(stage), client).confirmed
+    else:
+        with pytest.raises(WebhookVerificationError, match="does not match"):
+            wh.confirm(event(stage), client)
 
 
-def test_confirmation_rejects_a_complete_event_for_an_unfinished_task(client, mock_api):
-    mock_api.get(RECORD_PATH).mock(return_value=record("FIRST_SUCCESS", []))
-    with pytest.raises(WebhookVerificationError):
-        wh.confirm(event(), client)
+def test_the_known_stages_come_from_the_spec():
+    assert wh.known_stages() == {"text", "first", "complete", "error"}

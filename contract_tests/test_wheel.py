@@ -4,6 +4,7 @@ clean venv and works with no checkout present."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import venv
@@ -50,6 +51,22 @@ def test_wheel_contains_both_packages_typing_markers_and_the_spec(wheel: Path) -
     ):
         assert required in names, f"{required} missing from {wheel.name}"
     assert not any("__pycache__" in name or ".ruff_cache" in name for name in names)
+
+
+def test_extras_pull_only_what_they_serve(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = (n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        metadata = archive.read(name).decode()
+    provided = set(re.findall(r"^Provides-Extra: (\S+)$", metadata, re.M))
+    requires: dict[str, set[str]] = {extra: set() for extra in provided}
+    for requirement, extra in re.findall(
+        r"^Requires-Dist: ([A-Za-z0-9_.-]+).*extra == ['\"]([^'\"]+)", metadata, re.M
+    ):
+        requires[extra].add(requirement.lower())
+    servers = {"starlette", "uvicorn", "python-multipart"}
+    assert requires["starlette"] == {"starlette"}  # the production receiver: its framework only
+    assert "cli" in provided and not requires["cli"] & servers
+    assert servers <= requires["fake"]
 
 
 def test_wheel_installs_into_a_clean_venv_and_works_without_the_checkout(

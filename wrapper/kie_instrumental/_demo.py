@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _spec
-from ._client import KieClient
+from ._client import AsyncKieClient, KieClient
 from ._models import CallbackEvent, TaskDetails
 from ._validation import python_name
 from .receivers import CALLBACK_PATH, starlette_app
@@ -48,14 +48,17 @@ def run_demo(out: Path, *, stage_seconds: float = 1.5) -> int:
 
     def on_callback(event: CallbackEvent) -> None:
         console.say(
-            f"callback '{event.stage}' received, signature verified ({len(event.tracks)} tracks)"
+            f"callback '{event.stage}' received, signature verified, confirmed with KIE "
+            f"({len(event.tracks)} tracks)"
         )
         if event.is_final:
             complete.set()
 
-    receiver = starlette_app(fake.webhook_secret, on_callback)
     with contextlib.ExitStack() as stack:
         api = stack.enter_context(fake.serve())
+        # The receiver asks KIE (here the fake) before trusting a callback's unsigned body.
+        confirmer = AsyncKieClient(api_key=fake.api_key, base_url=api)
+        receiver = starlette_app(fake.webhook_secret, on_callback, confirm_with=confirmer)
         hook = stack.enter_context(serve_in_thread(receiver))
         console.say(f"FakeKie on {api}, webhook receiver on {hook}{CALLBACK_PATH}")
         client = stack.enter_context(

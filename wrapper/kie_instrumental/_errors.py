@@ -15,7 +15,8 @@ KieError                        task_id: str | None (set whenever a task id is k
  │    └── APITimeoutError       read, write or pool timeout
  ├── TaskFailedError            the task ended in failure (status, error_code, error_message)
  ├── WaitTimeoutError          wait() passed its deadline (last_status)
- └── WebhookVerificationError   a callback failed verification (reason)
+ ├── WebhookVerificationError   a callback failed verification (reason)
+ └── webhooks.DedupStoreFull    the in-memory callback store holds only live keys (503)
 
 Errors never hold the API key or the webhook secret: they keep plain strings and numbers, and
 the clients raise them outside `except` blocks so no httpx exception (whose request carries the

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import parse_qsl
 
 import attrs
 from kie_instrumental_generated.types import Unset
@@ -159,13 +160,24 @@ class TaskDetails:
 
 @attrs.frozen
 class CallbackEvent:
-    """One callback from KIE. `stage` is text, first, complete, error, or a new value kept as is."""
+    """One callback from KIE. `stage` is text, first, complete, error, or a new value kept as is.
+
+    `confirmed`: the stage and tracks were checked against KIE's own task details (the signature
+    does not cover the body). `query`: the query string of the URL that was called (unsigned).
+    """
 
     task_id: str
     stage: str
     code: int
     msg: str
     tracks: tuple[Track, ...] = ()
+    confirmed: bool = False
+    query: str = ""
+
+    @property
+    def query_params(self) -> dict[str, str]:
+        """`query` parsed; a repeated name keeps its last value."""
+        return dict(parse_qsl(self.query, keep_blank_values=True))
 
     @property
     def is_final(self) -> bool:

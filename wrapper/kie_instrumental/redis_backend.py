@@ -22,6 +22,7 @@ import redis
 from ._clock import SystemClock
 from ._errors import RateLimitError
 from ._ratelimit import Kind, RateLimiter
+from .webhooks import Claim
 
 __all__ = ["RedisDedupStore", "RedisRateLimit"]
 
@@ -229,13 +230,15 @@ return 1
     def _key(self, key: str) -> str:
         return f"{self.prefix}:dedup:{key}"
 
-    def claim(self, key: str) -> bool:
+    def claim(self, key: str) -> Claim:
         token = "running:" + secrets.token_hex(8)
         taken = self._redis.set(self._key(key), token, nx=True, px=int(self.claim_ttl * 1000))
         if taken:
             with self._lock:
                 self._tokens[key] = token
-        return bool(taken)
+            return "claimed"
+        # Taken by someone: done, or running (also when it expired just now: KIE delivers again).
+        return "done" if self.is_done(key) else "running"
 
     def _finish(self, key: str, value: Literal["done", ""]) -> None:
         with self._lock:

@@ -1,22 +1,29 @@
 """Verify and parse KIE's callbacks, framework-agnostic: bytes and headers in, CallbackEvent out.
 
-    event = webhooks.unwrap(body, headers, secret)      # verify, then parse
-    webhooks.verify_signature(body, headers, secret)    # the two halves on their own
-    event = webhooks.parse_callback(body)
+    receipt = webhooks.receive(body, headers, secret, handler, dedup=..., confirm_with=client)
+    event = webhooks.unwrap(body, headers, secret)      # verify, then parse (body unconfirmed)
+    event = webhooks.confirm(event, client)             # stage and tracks checked with KIE
 
 How KIE signs (when `webhookHmacKey` is set on its settings page): X-Webhook-Timestamp is Unix
 seconds, X-Webhook-Signature the standard Base64 of HMAC-SHA256(key, "<task_id>.<timestamp>"),
 task_id being the body's data.task_id.
 
-The signature does NOT cover the body. Whoever captured one signed callback can send its headers
-again with another body for the same task inside the replay window. So: keep the window short
-(`tolerance`, 300 s by default, enforced both ways), de-duplicate (`Deduplicator`), and before
-trusting a `complete` event's URLs confirm them with KIE (`confirm` / `aconfirm`).
+The signature does NOT cover the body: whoever captured one signed callback can send its headers
+again with any body for the same task inside the replay window (`tolerance`, 300 s, both ways).
+So `receive` trusts only what is signed or what KIE confirms:
+- with `confirm_with`, the event's stage is checked against KIE's task status and its tracks are
+  replaced by KIE's own; it is de-duplicated per (task id, stage), which a forgery cannot
+  pre-empt because a stage KIE has not reached is refused before anything is claimed;
+- without it, the handler gets a notice: task id and stage (a hint), no tracks and no URLs,
+  de-duplicated per signed delivery (task id, stage, timestamp), so a forgery never suppresses
+  the genuine delivery, and one captured header set runs the handler at most once per stage;
+- stages the spec does not name are answered 200 and never reach the handler.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import inspect
@@ -26,13 +33,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import attrs
 from kie_instrumental_generated.types import Unset
 
 from . import _generated as gen
-from ._errors import WebhookVerificationError
+from . import _spec
+from ._errors import ConfigurationError, KieError, WebhookVerificationError
 from ._models import CallbackEvent, ShapeError, Track, require_str
 
 if TYPE_CHECKING:
@@ -44,13 +52,17 @@ __all__ = [
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "CallbackEvent",
+    "Claim",
     "DedupStore",
+    "DedupStoreFull",
     "Deduplicator",
     "InMemoryDedupStore",
+    "Outcome",
     "Receipt",
     "aconfirm",
     "areceive",
     "confirm",
+    "known_stages",
     "parse_callback",
     "receive",
     "sign",
@@ -61,6 +73,7 @@ __all__ = [
 SIGNATURE_HEADER = "X-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Webhook-Timestamp"
 DEFAULT_TOLERANCE = 300
+_MAX_STAMP_DIGITS = 12  # Unix seconds until the year 33658; longer is refused before int()
 R = TypeVar("R")
 logger = logging.getLogger("kie_instrumental.webhooks")
 
@@ -103,6 +116,18 @@ def verify_signature(
     Header names match case-insensitively. The timestamp must lie within `tolerance` seconds of
     `now`, in the past or the future. Raises WebhookVerificationError with a `reason`.
     """
+    return _verify(body, headers, secret, tolerance=tolerance, now=now)[0]
+
+
+def _verify(
+    body: bytes | str,
+    headers: Mapping[str, str],
+    secret: str,
+    *,
+    tolerance: int,
+    now: float | None = None,
+) -> tuple[str, str]:
+    """verify_signature, returning the signed (task id, timestamp)."""
     if not secret:
         raise WebhookVerificationError("no webhook secret configured")
     lowered = {key.lower(): value for key, value in headers.items()}
@@ -112,7 +137,7 @@ def verify_signature(
         raise WebhookVerificationError(f"missing {SIGNATURE_HEADER} header")
     if not stamp:
         raise WebhookVerificationError(f"missing {TIMESTAMP_HEADER} header")
-    if not stamp.isdigit() or not stamp.isascii():
+    if not (stamp.isascii() and stamp.isdigit()) or len(stamp) > _MAX_STAMP_DIGITS:
         raise WebhookVerificationError(f"{TIMESTAMP_HEADER} is not Unix seconds")
     age = (time.time() if now is None else now) - int(stamp)
     if abs(age) > tolerance:
@@ -124,7 +149,7 @@ def verify_signature(
     expected = sign(task_id, stamp, secret)
     if not hmac.compare_digest(expected.encode(), signature.encode()):
         raise WebhookVerificationError("signature does not match", task_id=task_id)
-    return task_id
+    return task_id, stamp
 
 
 def parse_callback(body: bytes | str | Mapping[str, Any]) -> CallbackEvent:
@@ -154,8 +179,9 @@ def parse_callback(body: bytes | str | Mapping[str, Any]) -> CallbackEvent:
             msg=msg,
             tracks=tracks,
         )
-    except (ShapeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        reason = f"unexpected callback shape: {exc}"
+    except (ShapeError, KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+        # ArithmeticError: numbers like 10**400 overflow float conversions.
+        reason = f"unexpected callback shape: {str(exc)[:200] or type(exc).__name__}"
     raise WebhookVerificationError(reason, task_id=task_id)
 
 
@@ -172,76 +198,152 @@ def unwrap(
     return parse_callback(body)
 
 
+# -- stages ----------------------------------------------------------------------------------
+
+
+@functools.cache
+def known_stages() -> frozenset[str]:
+    """The stages the spec's callback examples name (text, first, complete, error)."""
+    stages: set[str] = set()
+    for item in _spec.load_spec()["paths"].values():
+        for operation in item.values():
+            if not isinstance(operation, dict):  # a path's `parameters` list
+                continue
+            for callback in operation.get("callbacks", {}).values():
+                for expression in callback.values():
+                    content = expression["post"]["requestBody"]["content"]["application/json"]
+                    for example in content.get("examples", {}).values():
+                        data = example["value"].get("data")
+                        if isinstance(data, dict) and isinstance(data.get("callbackType"), str):
+                            stages.add(data["callbackType"])
+    return frozenset(stages)
+
+
 # -- confirmation: the signature does not cover the body ----------------------------------------
 
 
+def _reached(stage: str, details: TaskDetails) -> bool:
+    """Has KIE's task reached what a `stage` callback announces?"""
+    if stage == "text":
+        return details.succeeded or details.status in ("TEXT_SUCCESS", "FIRST_SUCCESS")
+    if stage == "first":
+        return details.succeeded or details.status == "FIRST_SUCCESS"
+    if stage == "complete":
+        return details.succeeded
+    if stage == "error":
+        return details.failed
+    return False
+
+
 def _confirmed(event: CallbackEvent, details: TaskDetails) -> CallbackEvent:
-    claimed = {(t.id, t.audio_url) for t in event.tracks}
-    known = {(t.id, t.audio_url) for t in details.tracks}
-    if not details.succeeded or not claimed <= known:
+    if not _reached(event.stage, details):
         raise WebhookVerificationError(
-            "the callback's tracks do not match the task's details at KIE "
-            f"(status {details.status}): a replayed signature with a forged body?",
+            f"KIE reports status {details.status} for this task, which a '{event.stage[:40]}' "
+            "callback does not match: a replayed signature with a forged body?",
             task_id=event.task_id,
         )
-    return attrs.evolve(event, tracks=details.tracks)
+    claimed = {t.audio_url for t in event.tracks if t.audio_url}
+    if not claimed <= {t.audio_url for t in details.tracks}:
+        logger.warning("callback for %s names URLs KIE does not: KIE's used", event.task_id)
+    if event.stage == "error":
+        return attrs.evolve(
+            event,
+            code=details.error_code if details.error_code is not None else event.code,
+            msg=details.error_message if details.error_message is not None else event.msg,
+            tracks=(),
+            confirmed=True,
+        )
+    tracks = details.tracks if event.stage == "complete" else ()
+    if event.stage == "first":
+        tracks = tuple(t for t in details.tracks if t.audio_url)
+    return attrs.evolve(event, code=200, tracks=tracks, confirmed=True)
 
 
 def confirm(event: CallbackEvent, client: KieClient) -> CallbackEvent:
-    """For a `complete` event, check its tracks against client.get_task and return the event
-    with KIE's own tracks; other stages are returned unchanged."""
-    if event.stage != "complete":
-        return event
+    """Check the event's stage against client.get_task and return it with KIE's own tracks
+    (and, for `error`, KIE's error code and message). WebhookVerificationError if KIE's task
+    has not reached that stage; the client's own KieError if KIE cannot be asked."""
     return _confirmed(event, client.get_task(event.task_id))
 
 
 async def aconfirm(event: CallbackEvent, client: AsyncKieClient) -> CallbackEvent:
     """confirm() for AsyncKieClient."""
-    if event.stage != "complete":
-        return event
     return _confirmed(event, await client.get_task(event.task_id))
+
+
+def _notice(event: CallbackEvent) -> CallbackEvent:
+    """What an unconfirmed event may carry: the signed task id and the stage as a hint."""
+    return attrs.evolve(event, tracks=(), confirmed=False)
 
 
 # -- de-duplication ---------------------------------------------------------------------------
 
+Claim = Literal["claimed", "running", "done"]
+Outcome = Literal["processed", "running", "duplicate"]
+
+
+class DedupStoreFull(KieError):
+    """The de-duplication store cannot take another key without forgetting a live one."""
+
 
 class DedupStore(Protocol):
-    """Where processed (task id, stage) keys live. Back it with a shared store (Redis SET NX
-    with a TTL, a unique row) so that several receivers agree."""
+    """Where de-duplication keys live. Back it with a shared store so that several receivers
+    agree (Redis: `SET key running NX EX <ttl>`, then `GET key` when that fails).
 
-    def claim(self, key: str) -> bool:
-        """Atomically take `key` for processing; False if it is done or being processed."""
+    A store may raise from any method (full, unreachable): the receivers answer 503 and KIE
+    delivers again. It must never forget a live key to make room.
+    """
+
+    def claim(self, key: str) -> Claim:
+        """Atomically take `key`: "claimed" (the caller runs the handler), "running" (another
+        delivery's handler is running now), or "done" (a handler succeeded)."""
         ...
 
     def complete(self, key: str) -> None:
-        """The handler succeeded: the key is done for good."""
+        """The handler succeeded: the key is done."""
         ...
 
     def release(self, key: str) -> None:
-        """The handler failed: let a redelivery process the key again."""
+        """The handler failed: let a redelivery claim the key again."""
         ...
 
 
 class InMemoryDedupStore:
-    """A process-local DedupStore remembering the last `max_keys` keys."""
+    """A process-local DedupStore. A key is kept for `retention` seconds after its claim
+    (longer than KIE redelivers); when `max_keys` live keys are held, claim raises
+    DedupStoreFull rather than forget one (a forgotten key would run its handler twice)."""
 
-    def __init__(self, max_keys: int = 100_000) -> None:
-        self._keys: OrderedDict[str, bool] = OrderedDict()
+    def __init__(
+        self,
+        max_keys: int = 100_000,
+        *,
+        retention: float = 86_400.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._keys: OrderedDict[str, tuple[Literal["running", "done"], float]] = OrderedDict()
         self._max = max_keys
+        self._retention = retention
+        self._clock = clock
         self._lock = threading.Lock()
 
-    def claim(self, key: str) -> bool:
+    def claim(self, key: str) -> Claim:
         with self._lock:
-            if key in self._keys:
-                return False
-            self._keys[key] = False
-            while len(self._keys) > self._max:
+            now = self._clock()
+            # Claims are appended in time order: expired keys sit at the front.
+            while self._keys and next(iter(self._keys.values()))[1] + self._retention <= now:
                 self._keys.popitem(last=False)
-            return True
+            held = self._keys.get(key)
+            if held is not None:
+                return held[0]
+            if len(self._keys) >= self._max:
+                raise DedupStoreFull(f"{self._max} keys held for less than {self._retention} s")
+            self._keys[key] = ("running", now)
+            return "claimed"
 
     def complete(self, key: str) -> None:
         with self._lock:
-            self._keys[key] = True
+            held = self._keys.get(key)
+            self._keys[key] = ("done", held[1] if held else self._clock())
 
     def release(self, key: str) -> None:
         with self._lock:
@@ -249,8 +351,9 @@ class InMemoryDedupStore:
 
 
 class Deduplicator:
-    """Runs a handler once per (task id, stage). An event counts as done only after its handler
-    returned, so KIE's redelivery after a failed handler is processed again."""
+    """Runs work once per key. A key counts as done only after its work returned, so KIE's
+    redelivery after a failure is processed again, and a redelivery while the work is still
+    running is told so ("running"), not acknowledged as a duplicate."""
 
     def __init__(self, store: DedupStore | None = None) -> None:
         self.store: DedupStore = store if store is not None else InMemoryDedupStore()
@@ -259,33 +362,41 @@ class Deduplicator:
     def key(event: CallbackEvent) -> str:
         return f"{event.task_id}:{event.stage}"
 
-    def handle(self, event: CallbackEvent, handler: Callable[[CallbackEvent], Any]) -> bool:
-        """Run `handler(event)` unless already done; True if it ran. Its errors propagate."""
-        key = self.key(event)
-        if not self.store.claim(key):
-            return False
+    def run(self, key: str, work: Callable[[], Any]) -> Outcome:
+        """Run `work()` unless `key` is done or running. Its errors propagate (key released)."""
+        claim = self.store.claim(key)
+        if claim != "claimed":
+            return "duplicate" if claim == "done" else "running"
         try:
-            handler(event)
+            work()
         except BaseException:
             self.store.release(key)
             raise
         self.store.complete(key)
-        return True
+        return "processed"
+
+    async def arun(self, key: str, work: Callable[[], Awaitable[Any]]) -> Outcome:
+        """run() for a coroutine function."""
+        claim = self.store.claim(key)
+        if claim != "claimed":
+            return "duplicate" if claim == "done" else "running"
+        try:
+            await work()
+        except BaseException:
+            self.store.release(key)
+            raise
+        self.store.complete(key)
+        return "processed"
+
+    def handle(self, event: CallbackEvent, handler: Callable[[CallbackEvent], Any]) -> Outcome:
+        """Run `handler(event)` once per (task id, stage)."""
+        return self.run(self.key(event), lambda: handler(event))
 
     async def ahandle(
         self, event: CallbackEvent, handler: Callable[[CallbackEvent], Awaitable[Any]]
-    ) -> bool:
+    ) -> Outcome:
         """handle() for a coroutine handler."""
-        key = self.key(event)
-        if not self.store.claim(key):
-            return False
-        try:
-            await handler(event)
-        except BaseException:
-            self.store.release(key)
-            raise
-        self.store.complete(key)
-        return True
+        return await self.arun(self.key(event), lambda: handler(event))
 
 
 # -- the receiver's whole job, for any web framework --------------------------------------------
@@ -293,12 +404,66 @@ class Deduplicator:
 
 @attrs.frozen
 class Receipt:
-    """What a receiver answers KIE: `status` 200 makes KIE stop redelivering."""
+    """What a receiver answers KIE: `status` 200 makes KIE stop redelivering.
+
+    200 processed, duplicate or ignored (a stage the spec does not name); 401 refused
+    (signature, or a stage KIE's task has not reached); 500 the handler raised; 503 try again
+    later (the same event is being handled now, KIE could not be asked, the store refused).
+    """
 
     status: int
     detail: str
     event: CallbackEvent | None = None
     processed: bool = False
+
+
+def require_secret(secret: object) -> str:
+    """A receiver without a secret would refuse every callback: refuse to start instead."""
+    if not isinstance(secret, str) or not secret.strip():
+        raise ConfigurationError(
+            "secret: the webhook secret (KIE's webhookHmacKey) must be a non-empty string"
+        )
+    return secret
+
+
+def _checked(
+    body: bytes, headers: Mapping[str, str], secret: str, tolerance: int, query: str
+) -> tuple[CallbackEvent, str]:
+    """Verify and parse; returns the event (query attached) and its signed timestamp."""
+    _, stamp = _verify(body, headers, secret, tolerance=tolerance)
+    return attrs.evolve(parse_callback(body), query=query), stamp
+
+
+def _key(event: CallbackEvent, stamp: str, confirming: bool) -> str:
+    # Unconfirmed, the stage is unsigned: keyed per signed delivery so no forgery pre-empts it.
+    return Deduplicator.key(event) + ("" if confirming else f"@{stamp}")
+
+
+def _rejected(error: WebhookVerificationError) -> Receipt:
+    logger.warning("callback rejected: %s", error.reason)
+    return Receipt(401, error.reason)
+
+
+def _finish(outcome: Outcome | BaseException, event: CallbackEvent, key: str) -> Receipt:
+    if isinstance(outcome, WebhookVerificationError):
+        return _rejected(outcome)
+    if isinstance(outcome, _ConfirmationUnavailable):
+        logger.warning("callback for %s deferred: KIE could not confirm it (%s)", key, outcome)
+        return Receipt(503, f"KIE could not confirm the event now ({outcome})", event)
+    if isinstance(outcome, DedupStoreFull):
+        logger.warning("callback for %s deferred: %s", key, outcome)
+        return Receipt(503, "de-duplication store full", event)
+    if isinstance(outcome, BaseException):
+        logger.warning("callback handler failed for %s: %r", key, outcome)
+        return Receipt(500, "handler failed", event)
+    if outcome == "running":
+        return Receipt(503, "in progress", event)
+    processed = outcome == "processed"
+    return Receipt(200, "ok" if processed else "duplicate", event, processed)
+
+
+class _ConfirmationUnavailable(Exception):
+    """KIE could not be asked (unreachable, rate-limited, ...): KIE should deliver again."""
 
 
 def receive(
@@ -310,25 +475,40 @@ def receive(
     dedup: Deduplicator,
     confirm_with: KieClient | None = None,
     tolerance: int = DEFAULT_TOLERANCE,
+    query: str = "",
 ) -> Receipt:
-    """Verify, parse, optionally confirm, de-duplicate and handle one callback.
+    """Verify, parse, de-duplicate, confirm (or reduce to a notice) and handle one callback.
 
-    401 when verification or confirmation fails; 500 when the handler raised (KIE redelivers,
-    and the event is processed again); 200 otherwise, duplicates included.
+    See the module docstring for what is trusted and Receipt for the answers.
     """
     try:
-        event = unwrap(body, headers, secret, tolerance=tolerance)
-        if confirm_with is not None:
-            event = confirm(event, confirm_with)
+        event, stamp = _checked(body, headers, secret, tolerance, query)
     except WebhookVerificationError as rejected:
-        logger.warning("callback rejected: %s", rejected.reason)
-        return Receipt(401, rejected.reason)
+        return _rejected(rejected)
+    if event.stage not in known_stages():
+        logger.warning("callback ignored: unknown stage %r", event.stage[:40])
+        return Receipt(200, "ignored: unknown stage")
+    key = _key(event, stamp, confirm_with is not None)
+    delivered: list[CallbackEvent] = []
+
+    def work() -> None:
+        if confirm_with is None:
+            checked = _notice(event)
+        else:
+            try:
+                checked = confirm(event, confirm_with)
+            except WebhookVerificationError:
+                raise
+            except KieError as unavailable:
+                raise _ConfirmationUnavailable(type(unavailable).__name__) from None
+        delivered.append(checked)
+        handler(checked)
+
     try:
-        processed = dedup.handle(event, handler)
+        outcome: Outcome | BaseException = dedup.run(key, work)
     except Exception as failed:
-        logger.warning("callback handler failed for %s: %r", dedup.key(event), failed)
-        return Receipt(500, "handler failed", event)
-    return Receipt(200, "ok" if processed else "duplicate", event, processed)
+        outcome = failed
+    return _finish(outcome, delivered[0] if delivered else _notice(event), key)
 
 
 async def areceive(
@@ -340,24 +520,36 @@ async def areceive(
     dedup: Deduplicator,
     confirm_with: AsyncKieClient | None = None,
     tolerance: int = DEFAULT_TOLERANCE,
+    query: str = "",
 ) -> Receipt:
     """receive() for asyncio frameworks; `handler` may be a plain or a coroutine function."""
     try:
-        event = unwrap(body, headers, secret, tolerance=tolerance)
-        if confirm_with is not None:
-            event = await aconfirm(event, confirm_with)
+        event, stamp = _checked(body, headers, secret, tolerance, query)
     except WebhookVerificationError as rejected:
-        logger.warning("callback rejected: %s", rejected.reason)
-        return Receipt(401, rejected.reason)
+        return _rejected(rejected)
+    if event.stage not in known_stages():
+        logger.warning("callback ignored: unknown stage %r", event.stage[:40])
+        return Receipt(200, "ignored: unknown stage")
+    key = _key(event, stamp, confirm_with is not None)
+    delivered: list[CallbackEvent] = []
 
-    async def run(event: CallbackEvent) -> None:
-        result = handler(event)
+    async def work() -> None:
+        if confirm_with is None:
+            checked = _notice(event)
+        else:
+            try:
+                checked = await aconfirm(event, confirm_with)
+            except WebhookVerificationError:
+                raise
+            except KieError as unavailable:
+                raise _ConfirmationUnavailable(type(unavailable).__name__) from None
+        delivered.append(checked)
+        result = handler(checked)
         if inspect.isawaitable(result):
             await result
 
     try:
-        processed = await dedup.ahandle(event, run)
+        outcome: Outcome | BaseException = await dedup.arun(key, work)
     except Exception as failed:
-        logger.warning("callback handler failed for %s: %r", dedup.key(event), failed)
-        return Receipt(500, "handler failed", event)
-    return Receipt(200, "ok" if processed else "duplicate", event, processed)
+        outcome = failed
+    return _finish(outcome, delivered[0] if delivered else _notice(event), key)
