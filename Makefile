@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup generate check-generated lint typecheck test demo bench wheel clean
+.PHONY: setup generate check-generated lint typecheck test demo bench bench-ratelimit wheel clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ demo: $(STAMP) ## the whole flow against the embedded fake server: no key, no ne
 
 bench: $(STAMP) ## benchmarks; writes bench/results.json
 	$(BIN)/python -m bench
+
+bench-ratelimit: $(STAMP) ## 50 concurrent creates against FakeKie at 20/10 s: HTTP 429s counted (minutes)
+	$(BIN)/python -m bench.ratelimit --runs 3 --creates 50
 
 wheel: $(STAMP) ## build the wheel and sdist into dist/
 	$(BIN)/python -m build --outdir dist .

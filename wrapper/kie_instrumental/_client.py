@@ -9,6 +9,7 @@ Authorization header and a bounded timeout on every request.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable
@@ -299,6 +300,10 @@ class KieClient(_BaseClient):
     # -- the driver ----------------------------------------------------------------------------
 
     def _run(self, flow: Flow[T], on_progress: ProgressCallback | None = None) -> T:
+        with contextlib.closing(flow):  # an interrupted flow gives back what it holds
+            return self._drive(flow, on_progress)
+
+    def _drive(self, flow: Flow[T], on_progress: ProgressCallback | None) -> T:
         outcome: Reply | Failure | None = None
         while True:
             try:
@@ -466,6 +471,10 @@ class AsyncKieClient(_BaseClient):
     async def _run(
         self, flow: Flow[T], on_progress: Callable[[TaskDetails], Any] | None = None
     ) -> T:
+        with contextlib.closing(flow):  # a cancelled flow gives back what it holds
+            return await self._drive(flow, on_progress)
+
+    async def _drive(self, flow: Flow[T], on_progress: Callable[[TaskDetails], Any] | None) -> T:
         outcome: Reply | Failure | None = None
         while True:
             try:

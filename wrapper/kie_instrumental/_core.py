@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import random
 import re
 from collections.abc import Callable, Generator, Iterator, Mapping
@@ -51,9 +52,10 @@ from ._models import (
     require_str,
 )
 from ._polling import PollSchedule
-from ._ratelimit import Limiter, RateLimiter
+from ._ratelimit import Kind, Limiter, RateLimiter, Slot, SlotLimiter
 from ._responses import read_envelope
 from ._retry import RetryPolicy, may_have_created_task, should_retry
+from ._text import shown
 from ._version import __version__
 
 logger = logging.getLogger("kie_instrumental")
@@ -157,15 +159,54 @@ class _Secret:
     __str__ = __repr__
 
 
-def bounded_timeout(value: float | httpx.Timeout) -> httpx.Timeout:
-    """A timeout with every phase bounded: an unbounded one is a configuration error."""
-    timeout = value if isinstance(value, httpx.Timeout) else httpx.Timeout(value)
-    phases = (timeout.connect, timeout.read, timeout.write, timeout.pool)
-    if any(phase is None or phase <= 0 for phase in phases):
+# The largest timeout accepted, for a request as a whole and for wait(): a day. Anything
+# longer is a mistake (inf, 1e12), and a bounded number keeps every deadline computable.
+MAX_TIMEOUT = 86_400.0
+# The shortest request timeout of a poll inside wait(), even at the deadline.
+_LAST_POLL = 1.0
+
+
+def bounded_seconds(value: object, name: str) -> float:
+    """A finite number of seconds in (0, MAX_TIMEOUT], or a ConfigurationError naming `name`."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    seconds = math.nan
+    if ok:
+        try:
+            seconds = float(cast(float, value))
+        except OverflowError:
+            ok = False
+    if not (ok and 0 < seconds <= MAX_TIMEOUT):
         raise ConfigurationError(
-            f"timeouts must be bounded and positive in every phase, got {timeout!r}"
+            f"{name} must be a bounded number of seconds, above 0 and at most {MAX_TIMEOUT:g}, "
+            f"got {shown(value)}"
         )
-    return timeout
+    return seconds
+
+
+def bounded_timeout(value: object, name: str = "timeout") -> httpx.Timeout:
+    """A timeout with every phase bounded: an unbounded one is a configuration error."""
+    if isinstance(value, httpx.Timeout):
+        phases = ("connect", "read", "write", "pool")
+        for phase in phases:
+            bounded_seconds(getattr(value, phase), f"{name}.{phase}")
+        return value
+    return httpx.Timeout(bounded_seconds(value, name))
+
+
+def overall(timeout: httpx.Timeout) -> float:
+    """The time a request may take as a whole: its largest phase."""
+    return max(cast(float, t) for t in (timeout.connect, timeout.read, timeout.write, timeout.pool))
+
+
+def clipped(timeout: httpx.Timeout, left: float) -> httpx.Timeout:
+    """`timeout` with no phase longer than `left` seconds."""
+    left = max(left, 1e-3)
+    return httpx.Timeout(
+        connect=min(cast(float, timeout.connect), left),
+        read=min(cast(float, timeout.read), left),
+        write=min(cast(float, timeout.write), left),
+        pool=min(cast(float, timeout.pool), left),
+    )
 
 
 class ClientCore:
@@ -306,25 +347,51 @@ class ClientCore:
 
     # -- flows -------------------------------------------------------------------------------
 
+    def _attempt(
+        self, op: Operation[T], timeout: httpx.Timeout, attempt: int, attempts: int
+    ) -> Flow[tuple[T | None, KieError | None]]:
+        """Send `op` once (after waiting for a rate-limit slot); its result or its error."""
+        limiter = self.limiter if op.rate_limited else None
+        kind: Kind = "create" if op.creates_task else "poll"
+        slot: Slot | None = None
+        if isinstance(limiter, SlotLimiter):
+            while True:
+                got = limiter.acquire(kind)
+                if isinstance(got, Slot):
+                    slot = got
+                    break
+                # Waiting holds no slot: a call cancelled here costs the others nothing.
+                yield Sleep(got)
+        elif limiter is not None:
+            delay = limiter.reserve(kind)  # a shared limiter: a send time, held while waiting
+            if delay > 0:
+                yield Sleep(delay)
+        try:
+            outcome = yield Send(op.open, timeout, op.stream_to)
+        finally:
+            # Also when the caller is cancelled mid-request: the request may have arrived,
+            # so its slot runs its period from now instead of staying taken for good.
+            if slot is not None and isinstance(limiter, SlotLimiter):
+                limiter.finished(slot)
+        assert isinstance(outcome, Reply | Failure)
+        result, error = _interpret(op, outcome)
+        _log_attempt(op, outcome, error, attempt, attempts)
+        if isinstance(error, RateLimitError) and limiter is not None:
+            # The server's window is fuller than ours: every call waits (shared limiters tell
+            # every process), not just this one.
+            limiter.back_off(error.retry_after or 1.0)
+        return cast(T | None, result), error
+
     def call(self, op: Operation[T], request_timeout: float | httpx.Timeout | None) -> Flow[T]:
         """Send `op`, retrying per policy; return its parsed result or raise a KieError."""
-        timeout = self.timeout if request_timeout is None else bounded_timeout(request_timeout)
+        timeout = self._timeout(request_timeout)
         waited = 0.0
         attempts = self.retry.max_retries + 1
         for attempt in range(1, attempts + 1):
-            if op.rate_limited and self.limiter is not None:
-                delay = self.limiter.reserve("create" if op.creates_task else "poll")
-                if delay > 0:
-                    yield Sleep(delay)
-            outcome = yield Send(op.open, timeout, op.stream_to)
-            assert isinstance(outcome, Reply | Failure)
-            result, error = _interpret(op, outcome)
-            _log_attempt(op, outcome, error, attempt, attempts)
+            result, error = yield from self._attempt(op, timeout, attempt, attempts)
             if error is None:
                 return cast(T, result)
             retry_after = getattr(error, "retry_after", None)
-            if isinstance(error, RateLimitError) and self.limiter is not None:
-                self.limiter.back_off(retry_after or 1.0)  # shared limiters tell every process
             delay = self.retry.delay(attempt, retry_after, self._rng)
             if (
                 attempt < attempts
@@ -339,6 +406,11 @@ class ClientCore:
             raise error
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _timeout(self, request_timeout: float | httpx.Timeout | None) -> httpx.Timeout:
+        if request_timeout is None:
+            return self.timeout
+        return bounded_timeout(request_timeout, "request_timeout")
+
     def wait(
         self,
         task_id: str,
@@ -346,34 +418,97 @@ class ClientCore:
         request_timeout: float | httpx.Timeout | None,
     ) -> Flow[TaskDetails]:
         """Poll until the task ends or `timeout` seconds pass (the overall deadline)."""
+        seconds = bounded_seconds(timeout, "wait(timeout=)")
         op = self.task_operation(task_id)
-        deadline = self.clock.monotonic() + timeout
-        last: TaskDetails | None = None
-        for interval in self.poll_schedule.intervals():
-            yield Sleep(max(0.0, min(interval, deadline - self.clock.monotonic())))
-            details = yield from self.call(op, request_timeout)
-            if last is None or details.status != last.status:
-                yield Progress(details)
-            last = details
-            if details.succeeded:
-                return details
-            if details.failed:
-                raise TaskFailedError(
-                    f"task {task_id} failed with status {details.status}"
-                    + (f", code {details.error_code}" if details.error_code is not None else "")
-                    + (f": {details.error_message}" if details.error_message else ""),
-                    task_id=task_id,
-                    status=str(details.status),
-                    error_code=details.error_code,
-                    error_message=details.error_message,
-                )
-            if self.clock.monotonic() >= deadline:
-                raise WaitTimeoutError(
-                    f"task {task_id} still {details.status} after {timeout:g} s",
-                    task_id=task_id,
-                    last_status=str(details.status),
-                )
-        raise AssertionError("unreachable")  # pragma: no cover
+        per_request = self._timeout(request_timeout)
+        deadline = self.clock.monotonic() + seconds
+        poll = _TaskPoll(task_id, self.poll_schedule.intervals())
+        while True:
+            details = yield from self._poll(op, poll, per_request, deadline)
+            if details is not None:
+                if details.changed:
+                    yield Progress(details.details)
+                ended = poll.ended(details.details)
+                if ended is not None:
+                    if isinstance(ended, KieError):
+                        raise ended
+                    return ended
+            left = deadline - self.clock.monotonic()
+            if left <= 0:
+                raise poll.timed_out(seconds)
+            yield Sleep(min(poll.next_delay, left))
+
+    def _poll(
+        self, op: Operation[TaskDetails], poll: _TaskPoll, timeout: httpx.Timeout, deadline: float
+    ) -> Flow[_Seen | None]:
+        """One poll of a task inside wait(): its details, or None when the poll met an error
+        worth trying again (429, 5xx, network); any other error is raised."""
+        # Clipped to the time left, yet long enough for a last poll at the deadline.
+        left = max(deadline - self.clock.monotonic(), _LAST_POLL)
+        result, error = yield from self._attempt(op, clipped(timeout, left), 1, 1)
+        if error is None:
+            assert isinstance(result, TaskDetails)
+            return poll.seen(result)
+        if not should_retry(error, creates_task=False):
+            raise error
+        poll.failed(error, self.retry, self._rng)
+        return None
+
+
+@attrs.define
+class _Seen:
+    details: TaskDetails
+    changed: bool
+
+
+@attrs.define
+class _TaskPoll:
+    """One task's polling state inside wait() and wait_many()."""
+
+    task_id: str
+    intervals: Iterator[float]
+    last: TaskDetails | None = None
+    errors_in_a_row: int = 0
+    last_error: KieError | None = None
+    # The first poll goes out at once: a task that already finished answers at once.
+    next_delay: float = 0.0
+
+    def seen(self, details: TaskDetails) -> _Seen:
+        changed = self.last is None or details.status != self.last.status
+        self.last, self.errors_in_a_row, self.last_error = details, 0, None
+        self.next_delay = next(self.intervals)
+        return _Seen(details, changed)
+
+    def failed(self, error: KieError, retry: RetryPolicy, rng: random.Random) -> None:
+        self.errors_in_a_row += 1
+        self.last_error = error
+        retry_after = getattr(error, "retry_after", None)
+        self.next_delay = retry.delay(min(self.errors_in_a_row, 8), retry_after, rng)
+
+    def ended(self, details: TaskDetails) -> TaskDetails | KieError | None:
+        if details.succeeded:
+            return details
+        if details.failed:
+            return TaskFailedError(
+                f"task {self.task_id} failed with status {shown(details.status)}"
+                + (f", code {details.error_code}" if details.error_code is not None else "")
+                + (f": {shown(details.error_message)}" if details.error_message else ""),
+                task_id=self.task_id,
+                status=str(details.status),
+                error_code=details.error_code,
+                error_message=details.error_message,
+            )
+        return None
+
+    def timed_out(self, seconds: float) -> WaitTimeoutError:
+        status = str(self.last.status) if self.last is not None else None
+        since = f"still {shown(status)}" if status is not None else "no answer"
+        why = f" (last poll: {shown(str(self.last_error), 200)})" if self.last_error else ""
+        return WaitTimeoutError(
+            f"task {self.task_id} {since} after {seconds:g} s{why}",
+            task_id=self.task_id,
+            last_status=status,
+        )
 
 
 # -- reading answers ----------------------------------------------------------------------------

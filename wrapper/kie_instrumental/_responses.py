@@ -118,24 +118,33 @@ def build_error(
     return cls(message, code=code, msg=msg, http_status=http_status, task_id=task_id)
 
 
+# The longest Retry-After honoured; a larger hint is read as this much (the retry policy's
+# total wait then decides whether to wait at all).
+MAX_RETRY_AFTER = 3600.0
+
+
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP-date); None if absent or bad."""
+    """Seconds from a Retry-After header: ASCII delta-seconds or an HTTP-date, at most
+    MAX_RETRY_AFTER; None if absent or malformed (Unicode digits, underscores, signs,
+    fractions and exponents are malformed: RFC 9110 allows only 1*DIGIT)."""
     if not value:
         return None
-    value = value.strip()
+    value = value.strip(" \t")
+    if value.isascii() and value.isdigit():
+        # Only the length matters past the bound: no int() of a 5,000-digit string.
+        return MAX_RETRY_AFTER if len(value) > 6 else min(MAX_RETRY_AFTER, float(int(value)))
+    if len(value) > 64 or not value.isascii():
+        return None
     try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    seconds = when.timestamp() - (time.time() if now is None else now)
     if not math.isfinite(seconds):
         return None
-    return max(0.0, seconds)
+    return min(MAX_RETRY_AFTER, max(0.0, seconds))
 
 
 def _json_or_none(content: bytes) -> Any:

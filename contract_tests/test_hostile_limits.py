@@ -1,0 +1,170 @@
+"""Hostile callers and the rate limiter: unbounded timeouts refused before anything is sent,
+Retry-After read strictly, a cancelled call keeps no rate-limit slot, and the limiter really
+keeps a burst under a server's limit on a real port (the server counts the 429s)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+
+import httpx
+import pytest
+from _hostile import HostileServer, Reply
+from _records import record
+from _support import API_KEY, RECORD_PATH, VALID_FIELDS
+from kie_instrumental import AsyncKieClient, ConfigurationError, KieClient
+from kie_instrumental._responses import MAX_RETRY_AFTER, parse_retry_after
+from kie_instrumental.testing import FakeClock
+
+UNBOUNDED = [math.inf, 1e12, math.nan, 10**400, -1, 0, "5", True]
+
+
+def _run(kind: str, call):
+    if kind == "sync":
+        return call(KieClient)
+    return asyncio.run(call(AsyncKieClient))
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("value", UNBOUNDED, ids=lambda v: "10**400" if v == 10**400 else repr(v))
+def test_unbounded_timeouts_are_refused_naming_the_argument(kind, value) -> None:
+    with HostileServer() as server:
+        server.script("*", "*", Reply(200, json={"code": 200, "msg": "ok", "data": 1}))
+        options = {"base_url": server.url, "rate_limit": None}
+        with pytest.raises(ConfigurationError, match=r"^timeout must be") as caught:
+            (KieClient if kind == "sync" else AsyncKieClient)(API_KEY, timeout=value, **options)
+        assert len(str(caught.value)) < 300  # 10**400 is described, not printed
+
+        async def async_calls(client: AsyncKieClient) -> None:
+            with pytest.raises(ConfigurationError, match=r"^request_timeout must be"):
+                await client.get_credits(request_timeout=value)
+            with pytest.raises(ConfigurationError, match=r"^request_timeout\.read must be"):
+                await client.get_task("t-1", request_timeout=httpx.Timeout(5.0, read=value))
+            with pytest.raises(ConfigurationError, match=r"^wait\(timeout=\) must be"):
+                await client.wait("t-1", timeout=value)
+
+        if kind == "sync":
+            client = KieClient(API_KEY, **options)
+            with pytest.raises(ConfigurationError, match=r"^request_timeout must be"):
+                client.get_credits(request_timeout=value)
+            with pytest.raises(ConfigurationError, match=r"^request_timeout\.read must be"):
+                client.get_task("t-1", request_timeout=httpx.Timeout(5.0, read=value))
+            with pytest.raises(ConfigurationError, match=r"^wait\(timeout=\) must be"):
+                client.wait("t-1", timeout=value)
+        else:
+            asyncio.run(async_calls(AsyncKieClient(API_KEY, **options)))
+        assert server.count() == 0  # refused before anything was sent
+
+
+def test_the_largest_timeout_accepted_is_a_day() -> None:
+    KieClient(API_KEY, timeout=86_400)
+    with pytest.raises(ConfigurationError, match="86400"):
+        KieClient(API_KEY, timeout=86_400.5)
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["\u0663", "1_0", "+5", "-5", "1e3", "5.5", "0x10", " ", "\u0035\u0301", "\u216b", "\uff15"],
+)
+def test_retry_after_accepts_only_ascii_digits(header) -> None:
+    assert parse_retry_after(header) is None
+
+
+def test_retry_after_digits_and_dates_are_bounded() -> None:
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after("9" * 5000) == MAX_RETRY_AFTER  # no 5,000-digit int() either
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now=1445412480.0) == 30.0
+    assert parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now=0.0) == MAX_RETRY_AFTER
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=2e9) == 0.0
+
+
+def test_a_sync_call_interrupted_while_waiting_for_a_slot_takes_none() -> None:
+    class InterruptOnce(FakeClock):
+        armed = False
+
+        def sleep(self, seconds: float) -> None:
+            if self.armed:
+                self.armed = False
+                raise KeyboardInterrupt
+            super().sleep(seconds)
+
+    clock = InterruptOnce()
+    transport = httpx.MockTransport(
+        lambda r: httpx.Response(200, json={"code": 200, "msg": "ok", "data": 1})
+    )
+    client = KieClient(
+        API_KEY, clock=clock, rate_limit=(1, 10.0), http_client=httpx.Client(transport=transport)
+    )
+    client.get_credits()  # takes the only slot
+    clock.armed = True
+    with pytest.raises(KeyboardInterrupt):
+        client.get_credits()  # interrupted while waiting its turn
+    started = clock.monotonic()
+    client.get_credits()
+    # One period for the first call's slot; the interrupted call holds none.
+    assert clock.monotonic() - started == pytest.approx(10.0, abs=0.01)
+
+
+def test_cancelled_async_calls_give_their_slots_back() -> None:
+    with HostileServer() as server:
+        server.script("GET", RECORD_PATH, Reply(200, json=record("PENDING").json()))
+
+        async def main() -> float:
+            client = AsyncKieClient(API_KEY, base_url=server.url, rate_limit=(5, 1.0))
+            for _ in range(300):
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(client.get_task("task-1"), 0.001)
+            started = time.monotonic()
+            await client.get_task("task-1")
+            elapsed = time.monotonic() - started
+            await client.close()
+            return elapsed
+
+        # 300 kept slots at 5 per second would make the next call wait about 60 s.
+        assert asyncio.run(main()) < 5.0
+
+
+def _burst(kind: str, url: str, key: str, creates: int, limit: tuple[int, float]) -> list[int]:
+    statuses: list[int] = []
+    options = {"api_key": key, "base_url": url, "rate_limit": limit, "max_retries": 0}
+    if kind == "async":
+
+        async def hook(response: httpx.Response) -> None:
+            statuses.append(response.status_code)
+
+        async def main() -> None:
+            async with httpx.AsyncClient(event_hooks={"response": [hook]}) as http:
+                client = AsyncKieClient(http_client=http, **options)
+                await asyncio.gather(
+                    *(client.add_instrumental(**VALID_FIELDS) for _ in range(creates))
+                )
+
+        asyncio.run(main())
+    else:
+        http = httpx.Client(event_hooks={"response": [lambda r: statuses.append(r.status_code)]})
+        client = KieClient(http_client=http, **options)
+        threads = [
+            threading.Thread(target=lambda: client.add_instrumental(**VALID_FIELDS))
+            for _ in range(creates)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        http.close()
+    return statuses
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_concurrent_burst_gets_no_429_from_a_server_with_the_same_limit(kind) -> None:
+    """A small slice of `python -m bench.ratelimit` (50 creates at 20 per 10 s)."""
+    from kie_instrumental.testing import FakeKie
+
+    limit = (4, 1.0)
+    fake = FakeKie(rate_limit=limit, callbacks="off", credits=None)
+    with fake.serve() as url:
+        statuses = _burst(kind, url, fake.api_key, 14, limit)
+    assert len(statuses) == 14
+    assert statuses.count(429) == 0
