@@ -4,11 +4,17 @@ exception. The expected classes are written here, independently of the wrapper's
 
 from __future__ import annotations
 
+import copy
+import inspect
+import pickle
+from concurrent.futures import ProcessPoolExecutor
+
 import httpx
 import pytest
 from _support import CREATE_PATH, CREDIT_PATH, RECORD_PATH, VALID_FIELDS
 from kie_instrumental import (
     APIError,
+    APITimeoutError,
     AuthenticationError,
     InsufficientCreditsError,
     InvalidRequestError,
@@ -18,6 +24,9 @@ from kie_instrumental import (
     RateLimitError,
     ServerError,
     ServiceUnavailableError,
+    TaskFailedError,
+    WaitTimeoutError,
+    _errors,
 )
 
 # design.md, "Errors": body code or HTTP status -> class.
@@ -184,3 +193,76 @@ def test_errors_about_a_task_carry_its_id(client, mock_api):
         client, mock_api, "get_task", httpx.Response(401, json={"code": 401, "msg": "bad key"})
     )
     assert error.task_id == "task-1" and "task-1" in str(error)
+
+
+# -- errors cross process boundaries (process pools, task queues) --------------------------------
+
+
+def _error_classes() -> list[type[KieError]]:
+    """Every class of the tree: those `_errors` exports and any subclass defined elsewhere."""
+    found: dict[type[KieError], None] = {}
+    pending = [getattr(_errors, name) for name in _errors.__all__]
+    while pending:
+        cls = pending.pop()
+        if isinstance(cls, type) and issubclass(cls, KieError) and cls not in found:
+            found[cls] = None
+            pending.extend(cls.__subclasses__())
+    return sorted(found, key=lambda cls: cls.__qualname__)
+
+
+def _filled(cls: type[KieError]) -> KieError:
+    """An instance with every field set to a distinctive value taken from its signature."""
+    args, kwargs = [], {}
+    for parameter in list(inspect.signature(cls).parameters.values()):
+        annotation = str(parameter.annotation)
+        value: object = f"{parameter.name} of {cls.__name__}"
+        if "bool" in annotation:
+            value = True
+        elif "int" in annotation:
+            value = 418
+        elif "float" in annotation:
+            value = 2.5
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY:
+            kwargs[parameter.name] = value
+        else:
+            args.append(value)
+    return cls(*args, **kwargs)
+
+
+def _same(copy_: BaseException, original: KieError) -> None:
+    assert type(copy_) is type(original)
+    assert (copy_.args, str(copy_), repr(copy_)) == (original.args, str(original), repr(original))
+    assert vars(copy_) == vars(original)
+    # every field set from the signature is there, not only the message
+    assert all(value is not None for value in vars(original).values())
+
+
+ERROR_CLASSES = _error_classes()
+
+
+def test_the_tree_is_found_whole():
+    assert len(ERROR_CLASSES) >= len(_errors.__all__)
+    assert {TaskFailedError, WaitTimeoutError, APITimeoutError} <= set(ERROR_CLASSES)
+
+
+@pytest.mark.parametrize("cls", ERROR_CLASSES, ids=lambda cls: cls.__name__)
+def test_every_error_survives_pickle_and_deepcopy(cls):
+    original = _filled(cls)
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        _same(pickle.loads(pickle.dumps(original, protocol)), original)  # noqa: S301 - our own bytes
+    _same(copy.deepcopy(original), original)
+    _same(copy.copy(original), original)
+
+
+def _raise(error: BaseException) -> None:
+    raise error
+
+
+def test_every_error_crosses_a_process_pool():
+    originals = [_filled(cls) for cls in ERROR_CLASSES]
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        futures = [pool.submit(_raise, error) for error in originals]
+        for future, original in zip(futures, originals, strict=True):
+            received = future.exception(timeout=60)
+            assert received is not None
+            _same(received, original)

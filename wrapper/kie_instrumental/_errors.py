@@ -18,12 +18,18 @@ KieError                        task_id: str | None (set whenever a task id is k
  ├── WebhookVerificationError   a callback failed verification (reason)
  └── webhooks.DedupStoreFull    the in-memory callback store holds only live keys (503)
 
+Every error survives pickle and copy.deepcopy with all its fields (process pools and task
+queues send exceptions between processes): `KieError.__reduce__` rebuilds an error from its
+state without calling `__init__`, so subclasses with keyword-only fields need nothing more.
+
 Errors never hold the API key or the webhook secret: they keep plain strings and numbers, and
 the clients raise them outside `except` blocks so no httpx exception (whose request carries the
 Authorization header) hangs on `__cause__` or `__context__`.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "APIConnectionError",
@@ -65,6 +71,17 @@ class KieError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default calls cls(*args), which breaks every class with keyword-only fields.
+        return (_rebuild, (type(self), self.args, dict(vars(self))))
+
+
+def _rebuild(cls: type[KieError], args: tuple[Any, ...], state: dict[str, Any]) -> KieError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    vars(error).update(state)
+    return error
 
 
 class ConfigurationError(KieError):
