@@ -19,6 +19,7 @@ import pytest
 from kie_instrumental import KieClient
 from kie_instrumental._cli import main
 from kie_instrumental.testing import FakeKie
+from kie_instrumental.testing._suno import track_id
 
 BIN = Path(sys.executable).parent
 
@@ -72,9 +73,7 @@ def test_add_with_a_local_file_uploads_it_first(env, capsys, tmp_path):
     assert main([*args, "--file", str(vocals), "--json"]) == 0
     task_id = json.loads(capsys.readouterr().out)["task_id"]
     server, _ = env
-    assert (
-        server.tasks[task_id].request["uploadUrl"].endswith("/uploads/kie-instrumental/vocals.wav")
-    )
+    assert server.tasks[task_id].request["uploadUrl"].endswith("/kie-instrumental/vocals.wav")
 
 
 def test_status_and_credits(env, capsys):
@@ -191,7 +190,10 @@ def test_the_demo_runs_the_whole_flow_and_leaves_nothing_behind(tmp_path):
     assert "status SUCCESS" in lines and "Callbacks text, first, complete" in lines
     task_id = re.search(r"Task\s+(\w+)", lines).group(1)
     files = sorted(out.iterdir())
-    assert len(files) == 2 and all(task_id in f.name for f in files)
+    track_ids = [track_id(task_id, n) for n in range(2)]  # the task's tracks, by their UUIDs
+    assert len(files) == 2 and all(
+        t in f.name for t, f in zip(sorted(track_ids), files, strict=True)
+    )
     for file in files:
         with wave.open(io.BytesIO(file.read_bytes())) as audio:
             assert audio.getnframes() > 0

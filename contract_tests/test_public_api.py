@@ -70,7 +70,13 @@ def test_submodule_surfaces_are_pinned():
         "unwrap",
         "verify_signature",
     }
-    assert set(testing.__all__) == {"FakeClock", "FakeKie"}
+    assert set(testing.__all__) == {
+        "FakeClock",
+        "FakeKie",
+        "SignedCallback",
+        "serve_app",
+        "signed_callback",
+    }
     assert set(receivers.__all__) == {"CALLBACK_PATH", "MAX_BODY", "starlette_app", "wsgi_app"}
     assert set(redis_backend.__all__) == {"RedisDedupStore", "RedisRateLimit"}
     for module in (webhooks, testing, receivers, redis_backend):

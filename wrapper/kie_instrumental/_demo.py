@@ -19,7 +19,7 @@ from ._models import CallbackEvent, TaskDetails
 from ._validation import python_name
 from .receivers import CALLBACK_PATH, starlette_app
 from .testing import FakeKie
-from .testing._server import serve_in_thread
+from .testing._server import serve_app
 
 
 def documented_example() -> dict[str, Any]:
@@ -59,7 +59,7 @@ def run_demo(out: Path, *, stage_seconds: float = 1.5) -> int:
         # The receiver asks KIE (here the fake) before trusting a callback's unsigned body.
         confirmer = AsyncKieClient(api_key=fake.api_key, base_url=api)
         receiver = starlette_app(fake.webhook_secret, on_callback, confirm_with=confirmer)
-        hook = stack.enter_context(serve_in_thread(receiver))
+        hook = stack.enter_context(serve_app(receiver))
         console.say(f"FakeKie on {api}, webhook receiver on {hook}{CALLBACK_PATH}")
         client = stack.enter_context(
             KieClient(api_key=fake.api_key, base_url=api, upload_base_url=api)

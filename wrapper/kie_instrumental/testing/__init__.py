@@ -1,9 +1,10 @@
-"""Test helpers for this package's users: a fake KIE server and a fake clock.
+"""Test helpers for this package's users: a fake KIE server, a fake clock, signed callbacks and
+a loopback server for any ASGI app.
 
-    from kie_instrumental.testing import FakeKie, FakeClock
+    from kie_instrumental.testing import FakeClock, FakeKie, serve_app, signed_callback
 
-FakeKie needs the `fake` extra (pip install 'kie-instrumental[fake]'); it is imported only
-when used, so FakeClock works without it.
+FakeKie and serve_app need the `fake` extra (pip install 'kie-instrumental[fake]'); they are
+imported only when used, so FakeClock and signed_callback work without it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from ._clock import FakeClock
 
 if TYPE_CHECKING:
     from ._fake import FakeKie
+    from ._server import serve_app
+    from ._signing import SignedCallback, signed_callback
 
-__all__ = ["FakeClock", "FakeKie"]
+__all__ = ["FakeClock", "FakeKie", "SignedCallback", "serve_app", "signed_callback"]
 
 
 def __getattr__(name: str) -> Any:
@@ -23,4 +26,12 @@ def __getattr__(name: str) -> Any:
         from ._fake import FakeKie
 
         return FakeKie
+    if name == "serve_app":
+        from ._server import serve_app
+
+        return serve_app
+    if name in ("SignedCallback", "signed_callback"):
+        from . import _signing
+
+        return getattr(_signing, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,7 +18,9 @@ This module assembles the parts, each in its own module: `_gate` (faults, auth, 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
+from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -31,7 +33,7 @@ from .._validation import Violation, request_validator
 from ._answers import envelope
 from ._files import TrackFiles
 from ._gate import Fault, Gate
-from ._legacy import LegacyRoute
+from ._legacy import SKIPPABLE_CALLBACKS, LegacyRoute
 from ._lifecycle import FakeTask, Lifecycle
 from ._outgoing import CallbackMode, CallbackSender
 from ._uploads import Uploads
@@ -56,7 +58,16 @@ class FakeKie:
         audio_seconds: float = 4.0,
         tracks_per_task: int = 2,
         clock: Clock | None = None,
+        skipped_callbacks: Collection[str] = (),
+        callback_app: Any = None,
     ) -> None:
+        unknown = set(skipped_callbacks) - set(SKIPPABLE_CALLBACKS)
+        if isinstance(skipped_callbacks, str) or unknown:
+            raise ValueError(
+                f"skipped_callbacks: must be a collection of {SKIPPABLE_CALLBACKS}, "
+                f"got {skipped_callbacks!r}"
+            )
+        self.skipped_callbacks = frozenset(skipped_callbacks)
         self.clock = clock or SYSTEM_CLOCK
         self.gate = Gate(api_key, rate_limit, self.clock)
         self.lifecycle = Lifecycle(
@@ -67,16 +78,17 @@ class FakeKie:
             secret=webhook_secret,
             retry_delay=callback_retry_delay,
             clock=self.clock,
+            app=callback_app,
         )
         self.files = TrackFiles(audio_seconds=audio_seconds, tracks_per_task=tracks_per_task)
-        self.upload_host = Uploads(self.gate)
+        self.upload_host = Uploads(self.gate, self.clock)
         self.legacy = LegacyRoute(self)
         self.app = Starlette(
             routes=[
                 *self.legacy.routes(),
                 Route(CREDIT_PATH, self._credit, methods=["GET"]),
                 *self.upload_host.routes(),
-                self.files.route(lambda task_id: task_id in self.tasks),
+                *self.files.routes(lambda task_id: task_id in self.tasks),
             ]
         )
 
@@ -123,7 +135,7 @@ class FakeKie:
         return self.lifecycle.tasks
 
     @property
-    def uploads(self) -> dict[str, tuple[bytes, str]]:
+    def uploads(self) -> dict[str, tuple[Path, str]]:
         return self.upload_host.files
 
     @property
@@ -181,7 +193,7 @@ class FakeKie:
     @contextlib.contextmanager
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
         """Serve on a loopback port in a background thread; yields the base URL."""
-        from ._server import serve_in_thread
+        from ._server import serve_app
 
-        with serve_in_thread(self.app, host, port) as base_url:
+        with serve_app(self.app, host, port) as base_url:
             yield base_url

@@ -1,5 +1,6 @@
 """The result files FakeKie serves itself: each track's audio (synthesised once, cached) and
-cover image, at /files/{task_id}/{n}.wav and .png."""
+cover image at /files/{task_id}/{n}.wav and .png, and the same files as "Suno's copy" at
+/suno/{task_id}/... (what real tracks' `source*` URLs point at)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,6 @@ from starlette.routing import Route
 from ._answers import not_found
 from ._audio import synth_png, synth_wav, wav_duration
 
-FILES_PATH = "/files/{task_id}/{name}"
-
 
 class TrackFiles:
     def __init__(self, *, audio_seconds: float, tracks_per_task: int) -> None:
@@ -24,11 +23,18 @@ class TrackFiles:
         self._audio: dict[tuple[str, int], bytes] = {}
         self._lock = threading.Lock()
 
-    def audio_url(self, base_url: str, task_id: str, n: int) -> str:
-        return f"{base_url}/files/{task_id}/{n}.wav"
-
-    def image_url(self, base_url: str, task_id: str, n: int) -> str:
-        return f"{base_url}/files/{task_id}/{n}.png"
+    def url(
+        self,
+        base_url: str,
+        task_id: str,
+        n: int,
+        kind: str,
+        *,
+        source: bool = False,
+        stream: bool = False,
+    ) -> str:
+        folder = "suno" if source else "files"
+        return f"{base_url}/{folder}/{task_id}/{n}.{kind}" + ("?stream=1" if stream else "")
 
     def duration(self, task_id: str, n: int) -> float:
         return round(wav_duration(self.audio(task_id, n)), 2)
@@ -42,7 +48,7 @@ class TrackFiles:
                 )
             return self._audio[key]
 
-    def route(self, task_exists: Callable[[str], bool]) -> Route:
+    def routes(self, task_exists: Callable[[str], bool]) -> list[Route]:
         async def serve(request: Request) -> Response:
             task_id = request.path_params["task_id"]
             stem, _, kind = request.path_params["name"].partition(".")
@@ -54,4 +60,7 @@ class TrackFiles:
                 return not_found()
             return Response(self.audio(task_id, int(stem)), media_type="audio/wav")
 
-        return Route(FILES_PATH, serve, methods=["GET"])
+        return [
+            Route(f"/{folder}/{{task_id}}/{{name}}", serve, methods=["GET"])
+            for folder in ("files", "suno")
+        ]

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .._clock import Clock
-from ._answers import envelope
+from ._answers import API_JSON, envelope
 
 
 @attrs.define
@@ -37,32 +37,42 @@ class Gate:
         self._window: collections.deque[float] = collections.deque()
         self._lock = threading.Lock()
 
-    def refuse(self, request: Request, *, counted: bool) -> Response | None:
+    def refuse(
+        self, request: Request, *, counted: bool, media_type: str = API_JSON
+    ) -> Response | None:
         """The answer that replaces the route's, or None to let the request through.
-        `counted`: whether the request counts against the rate limit (uploads do not)."""
+        `counted`: whether the request counts against the rate limit (uploads do not);
+        `media_type`: the content type of the host's JSON answers."""
         self.requests.append((request.method, request.url.path))
         if self.faults:
-            return self._fault()
+            return self._fault(media_type)
         auth = request.headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not secrets.compare_digest(
             token.strip().encode(), self.api_key.encode()
         ):
-            return envelope(401, "You do not have access permissions", status=401)
+            return envelope(
+                401, "You do not have access permissions", status=401, media_type=media_type
+            )
         if counted and self.rate_limit is not None:
-            return self._over_limit(*self.rate_limit)
+            return self._over_limit(*self.rate_limit, media_type)
         return None
 
-    def _fault(self) -> Response:
+    def _fault(self, media_type: str) -> Response:
         fault = self.faults[0]
         fault.remaining -= 1
         if fault.remaining <= 0:
             self.faults.popleft()
         if fault.text is not None:
             return Response(fault.text, fault.http_status, media_type=fault.content_type)
-        return envelope(fault.code or fault.http_status, "injected fault", status=fault.http_status)
+        return envelope(
+            fault.code or fault.http_status,
+            "injected fault",
+            status=fault.http_status,
+            media_type=media_type,
+        )
 
-    def _over_limit(self, limit: int, period: float) -> Response | None:
+    def _over_limit(self, limit: int, period: float, media_type: str) -> Response | None:
         now = self.clock.monotonic()
         with self._lock:
             while self._window and self._window[0] <= now - period:
@@ -74,6 +84,7 @@ class Gate:
                     f"Rate limit exceeded: {limit} requests per {period:g} seconds",
                     status=429,
                     headers={"Retry-After": str(wait)},
+                    media_type=media_type,
                 )
             self._window.append(now)
         return None

@@ -1,5 +1,5 @@
 """The add-instrumental route: POST /api/v1/generate/add-instrumental, GET
-/api/v1/generate/record-info, and the callbacks text -> first -> complete (or error)."""
+/api/v1/generate/record-info, and the callbacks text -> first -> complete, or only error."""
 
 from __future__ import annotations
 
@@ -13,13 +13,26 @@ from starlette.routing import Route
 
 from .. import _spec
 from .._validation import parameter_violation
+from . import _suno
 from ._answers import envelope
-from ._lifecycle import FAILURE_CODES, STAGES, FakeTask
+from ._lifecycle import FAILS_AT, FAILURE_CODES, FakeTask
 
 if TYPE_CHECKING:
     from ._fake import FakeKie
 
-_CALLBACK_STAGES = {"TEXT_SUCCESS": "text", "FIRST_SUCCESS": "first", "SUCCESS": "complete"}
+# The `msg` of KIE's callbacks, as recorded; the failure one is also the record's errorMessage.
+CALLBACK_MESSAGES = {
+    "text": "Text generation completed successfully.",
+    "first": "First track generated successfully.",
+    "complete": "All generated successfully.",
+}
+FAILURE_MESSAGES = {
+    "GENERATE_AUDIO_FAILED": "Audio generation failed",
+    "SENSITIVE_WORD_ERROR": "Sensitive word error",
+    "CREATE_TASK_FAILED": "Create task failed",
+}
+SKIPPABLE_CALLBACKS = ("text", "first")
+_STAGE_INDEX = {"text": 1, "first": 2, "complete": 3}
 
 
 class LegacyRoute:
@@ -80,76 +93,74 @@ class LegacyRoute:
                 "param": json.dumps(task.request),
                 "response": {"taskId": task.task_id, "sunoData": tracks} if tracks else None,
                 "status": status,
-                "type": "GENERATE",
-                "operationType": "generate",
+                "type": _suno.codename(task.request.get("model")),
+                "operationType": _suno.OPERATION_TYPE,
                 "errorCode": failure,
-                "errorMessage": f"fake failure: {status}" if failure else None,
+                "errorMessage": FAILURE_MESSAGES.get(status, status) if failure else None,
+                "createTime": task.created_ms,
             },
         )
 
     # -- tracks ---------------------------------------------------------------------------------
 
-    def tracks_of(self, task: FakeTask, base_url: str, *, snake: bool) -> list[dict[str, Any]]:
+    def tracks_of(
+        self, task: FakeTask, base_url: str, *, snake: bool, first_only: bool = False
+    ) -> list[dict[str, Any]]:
+        """Record-info lists every track of a task from FIRST_SUCCESS on, the unfinished one
+        without files; a `first` callback lists only the finished track (`first_only`)."""
         status = self.fake.lifecycle.status_of(task)
         if status in FAILURE_CODES or status in ("PENDING", "TEXT_SUCCESS"):
             return []
-        files = self.fake.files
-        finished = files.tracks_per_task if status != "FIRST_SUCCESS" else 1
-        request = task.request
-        tracks = []
-        for n in range(files.tracks_per_task):
-            done = n < finished
-            audio = files.audio_url(base_url, task.task_id, n)
-            fields = {
-                "id": f"{task.task_id}-{n}",
-                "audioUrl": audio if done else "",
-                "streamAudioUrl": f"{audio}?stream=1",
-                "imageUrl": files.image_url(base_url, task.task_id, n) if done else "",
-                "sourceAudioUrl": request["uploadUrl"],
-                "prompt": "[Instrumental]",
-                "modelName": f"chirp-{request.get('model', 'V4_5PLUS').lower()}",
-                "title": request["title"],
-                "tags": request["tags"],
-                "createTime": int(task.created * 1000) if snake else "2025-01-01 00:00:00",
-                "duration": files.duration(task.task_id, n) if done else None,
-            }
-            tracks.append(_snake(fields) if snake else fields)
-        return tracks
+        total = self.fake.files.tracks_per_task
+        finished = 1 if status == "FIRST_SUCCESS" or first_only else total
+        return _suno.tracks(
+            self.fake.files,
+            task,
+            base_url,
+            model=task.request.get("model"),
+            title=task.request["title"],
+            tags=task.request["tags"],
+            finished=finished,
+            listed=1 if first_only else total,
+            snake=snake,
+        )
 
     # -- callbacks ------------------------------------------------------------------------------
 
     async def _deliver_all(
         self, client: httpx.AsyncClient, task: FakeTask, url: str, base_url: str
     ) -> None:
-        lifecycle = self.fake.lifecycle
-        for index in (1, 2, 3):
+        lifecycle, sender = self.fake.lifecycle, self.fake.sender
+        if task.fail_with is not None:  # a failure sends only the failure callback
+            await lifecycle.sleep_until_stage(task, FAILS_AT)
+            await sender.send(client, task, url, "error", self._failure_body(task))
+            return
+        for stage, index in _STAGE_INDEX.items():
+            if stage in self.fake.skipped_callbacks:
+                continue
             await lifecycle.sleep_until_stage(task, index)
-            status = lifecycle.status_of(task)
-            stage = "error" if status in FAILURE_CODES else _CALLBACK_STAGES[STAGES[index]]
-            body = self._callback_body(task, base_url, stage, status)
-            ok = await self.fake.sender.send(client, task, url, stage, body)
+            tracks = (
+                []
+                if stage == "text"
+                else self.tracks_of(task, base_url, snake=True, first_only=stage == "first")
+            )
+            body = _callback(200, CALLBACK_MESSAGES[stage], stage, task.task_id, tracks)
+            ok = await sender.send(client, task, url, stage, body)
             if not ok and stage == "complete":
                 task.status_override = "CALLBACK_EXCEPTION"  # as KIE reports it
-            if stage == "error":
-                return
 
-    def _callback_body(self, task: FakeTask, base_url: str, stage: str, status: str) -> bytes:
-        code = FAILURE_CODES.get(status, 200)
-        tracks = (
-            None
-            if stage == "error"
-            else ([] if stage == "text" else self.tracks_of(task, base_url, snake=True))
-        )
-        return json.dumps(
-            {
-                "code": code,
-                "msg": "success" if code == 200 else f"fake failure: {status}",
-                "data": {"callbackType": stage, "task_id": task.task_id, "data": tracks},
-            }
-        ).encode()
+    def _failure_body(self, task: FakeTask) -> bytes:
+        status = task.fail_with or "GENERATE_AUDIO_FAILED"
+        code, msg = FAILURE_CODES.get(status, 500), FAILURE_MESSAGES.get(status, status)
+        return _callback(code, msg, "error", task.task_id, None)
 
 
-def _snake(fields: dict[str, Any]) -> dict[str, Any]:
-    renamed = {_spec.snake_case(k): v for k, v in fields.items()}
-    renamed["createTime"] = renamed.pop("create_time")  # KIE keeps this one camelCase
-    return renamed
+def _callback(
+    code: int, msg: str, stage: str, task_id: str, tracks: list[dict[str, Any]] | None
+) -> bytes:
+    document = {
+        "code": code,
+        "msg": msg,
+        "data": {"callbackType": stage, "task_id": task_id, "data": tracks},
+    }
+    return json.dumps(document).encode()

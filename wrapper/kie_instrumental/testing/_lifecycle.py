@@ -19,7 +19,7 @@ FAILURE_CODES = {
     "SENSITIVE_WORD_ERROR": 400,
     "CREATE_TASK_FAILED": 500,
 }
-_FAILS_AT = STAGES.index("FIRST_SUCCESS")
+FAILS_AT = STAGES.index("FIRST_SUCCESS")  # a failing task fails here
 
 
 @attrs.define
@@ -27,6 +27,7 @@ class FakeTask:
     task_id: str
     request: dict[str, Any]
     created: float  # the clock's monotonic time
+    created_ms: int  # the clock's wall time, epoch milliseconds as KIE reports it
     fail_with: str | None = None
     status_override: str | None = None
     callbacks: list[tuple[str, str]] = attrs.Factory(list)  # (stage, outcome)
@@ -57,6 +58,7 @@ class Lifecycle:
                 task_id=secrets.token_hex(16),
                 request=request,
                 created=self.clock.monotonic(),
+                created_ms=int(self.clock.time() * 1000),
                 fail_with=self.next_failures.popleft() if self.next_failures else None,
             )
             self.tasks[task.task_id] = task
@@ -66,7 +68,7 @@ class Lifecycle:
         if task.status_override is not None:
             return task.status_override
         stage = self.stage_index(task)
-        if task.fail_with is not None and stage >= _FAILS_AT:
+        if task.fail_with is not None and stage >= FAILS_AT:
             return task.fail_with
         return STAGES[stage]
 

@@ -1,19 +1,21 @@
 """Outgoing callbacks: signed like KIE signs them, tried up to 3 times, run in the background
-so the request that started them answers at once. Route modules decide what to send when."""
+so the request that started them answers at once. Route modules decide what to send when.
+With `app`, every callback goes to that ASGI app in-process (the URL's path and query kept),
+whatever the mode: no port, no network."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
 
-from .. import webhooks
 from .._clock import Clock
 from ._lifecycle import FakeTask
+from ._signing import signed_callback
 
 CallbackMode = Literal["off", "loopback", "any"]
 CALLBACK_ATTEMPTS = 3
@@ -21,9 +23,16 @@ CALLBACK_ATTEMPTS = 3
 
 class CallbackSender:
     def __init__(
-        self, *, mode: CallbackMode, secret: str, retry_delay: float, clock: Clock
+        self,
+        *,
+        mode: CallbackMode,
+        secret: str,
+        retry_delay: float,
+        clock: Clock,
+        app: Any = None,
     ) -> None:
         self.mode = mode
+        self.app = app  # an ASGI app that receives every callback in-process
         self.secret = secret
         self.retry_delay = retry_delay
         self.clock = clock
@@ -37,7 +46,8 @@ class CallbackSender:
     ) -> None:
         """Run `deliveries` in the background with an HTTP client, if the mode lets `url` be
         called; otherwise note on the task why nothing was sent."""
-        if self.mode == "off" or (self.mode == "loopback" and not is_loopback(url)):
+        refused = self.mode == "off" or (self.mode == "loopback" and not is_loopback(url))
+        if refused and self.app is None:
             task.callbacks.append(("all", f"not sent ({self.mode} mode)"))
             return
         job = asyncio.get_running_loop().create_task(self._run(deliveries))
@@ -45,7 +55,8 @@ class CallbackSender:
         job.add_done_callback(self._background.discard)
 
     async def _run(self, deliveries: Callable[[httpx.AsyncClient], Awaitable[None]]) -> None:
-        async with httpx.AsyncClient(timeout=15.0) as client:
+        transport = None if self.app is None else httpx.ASGITransport(app=self.app)
+        async with httpx.AsyncClient(timeout=15.0, transport=transport) as client:
             await deliveries(client)
 
     async def send(
@@ -54,12 +65,9 @@ class CallbackSender:
         """POST one signed callback, tried up to CALLBACK_ATTEMPTS times; True once answered
         HTTP 200. Each attempt is noted on the task."""
         for attempt in range(1, CALLBACK_ATTEMPTS + 1):
-            stamp = str(int(self.clock.time()))
-            headers = {
-                "Content-Type": "application/json",
-                webhooks.TIMESTAMP_HEADER: stamp,
-                webhooks.SIGNATURE_HEADER: webhooks.sign(task.task_id, stamp, self.secret),
-            }
+            _, headers = signed_callback(
+                body, self.secret, timestamp=self.clock.time(), task_id=task.task_id
+            )
             try:
                 answer = await client.post(url, content=body, headers=headers)
                 outcome = f"HTTP {answer.status_code}"

@@ -1,4 +1,5 @@
-"""Run an ASGI app with uvicorn on a loopback port, in a background thread."""
+"""Run any ASGI app with uvicorn on a loopback port, in a background thread (needs the `fake`
+extra's uvicorn)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,13 @@ from typing import Any
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Start uvicorn on host:port (0 picks a free port), yield its base URL, stop it after."""
+def serve_app(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve `app` on host:port (0 picks a free port) in a background thread; yield its base
+    URL (`http://127.0.0.1:<port>`); stop the server and free the port on exit.
+
+        with serve_app(my_receiver) as base_url:
+            fake = FakeKie(...)  # then use base_url + "/callback" as callBackUrl
+    """
     import uvicorn
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -34,3 +40,6 @@ def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterato
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+serve_in_thread = serve_app  # the name the project's own tests used first

@@ -1,22 +1,42 @@
 """The upload host: POST /api/file-stream-upload (multipart) stores a file, served back at
-/uploads/{path}."""
+/uploads/{filePath}. Answers look like real ones (`data.success`, `filePath` under
+`kieai/<uid>/`, an ISO `uploadedAt`; errors code 400 without `data`, HTTP 200). Files are
+spooled to a temporary directory in chunks, never held whole in memory; the directory goes
+when the FakeKie is garbage-collected or at exit."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+import shutil
+import string
+import tempfile
+import weakref
+import zlib
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from ._answers import not_found, upload_envelope
+from .._clock import Clock
+from ._answers import UPLOAD_JSON, not_found, upload_envelope
 from ._gate import Gate
 
 UPLOAD_PATH = "/api/file-stream-upload"
+_CHUNK = 1 << 20
+_ALPHABET = string.ascii_lowercase + string.digits
 
 
 class Uploads:
-    def __init__(self, gate: Gate) -> None:
+    def __init__(self, gate: Gate, clock: Clock) -> None:
         self.gate = gate
-        self.files: dict[str, tuple[bytes, str]] = {}  # path -> (content, content type)
+        self.clock = clock
+        self.files: dict[str, tuple[Path, str]] = {}  # filePath -> (file on disk, content type)
+        self.directory = Path(tempfile.mkdtemp(prefix="fake-kie-uploads-"))
+        weakref.finalize(self, shutil.rmtree, self.directory, ignore_errors=True)
 
     def routes(self) -> list[Route]:
         return [
@@ -25,41 +45,59 @@ class Uploads:
         ]
 
     async def _upload(self, request: Request) -> Response:
-        refused = self.gate.refuse(request, counted=False)
+        refused = self.gate.refuse(request, counted=False, media_type=UPLOAD_JSON)
         if refused is not None:
             return refused
         try:
             form = await request.form()
         except Exception:
-            return upload_envelope(422, "The body is not multipart/form-data.")
+            return upload_envelope(400, "The body is not multipart/form-data.")
         upload = form.get("file")
         folder = form.get("uploadPath")
-        if upload is None or isinstance(upload, str):
-            return upload_envelope(422, "file: is required")
+        if not isinstance(upload, UploadFile):
+            return upload_envelope(400, "file is required")
         if not isinstance(folder, str) or not folder.strip("/"):
-            return upload_envelope(422, "uploadPath: is required")
-        name = form.get("fileName")
-        name = name if isinstance(name, str) and name else upload.filename or "upload.bin"
-        data = await upload.read()
-        path = f"{folder.strip('/')}/{name.replace('/', '_')}"
+            return upload_envelope(400, "uploadPath is required")
+        given = form.get("fileName")
+        name = given if isinstance(given, str) and given else self._random_name(upload)
+        path = f"kieai/{self._uid()}/{folder.strip('/')}/{name.replace('/', '_')}"
+        # The same path again overwrites, as on the real host.
+        stored = self.directory / hashlib.sha256(path.encode()).hexdigest()
+        size = 0
+        with stored.open("wb") as out:
+            while chunk := await upload.read(_CHUNK):
+                out.write(chunk)
+                size += len(chunk)
         content_type = upload.content_type or "application/octet-stream"
-        self.files[path] = (data, content_type)
+        self.files[path] = (stored, content_type)
         base = str(request.base_url).rstrip("/")
+        uploaded_at = datetime.fromtimestamp(self.clock.time(), UTC)
         return upload_envelope(
             200,
             "File uploaded successfully",
             {
+                "success": True,
                 "fileName": name,
                 "filePath": path,
                 "downloadUrl": f"{base}/uploads/{path}",
-                "fileSize": len(data),
+                "fileSize": size,
                 "mimeType": content_type,
-                "uploadedAt": None,
+                "uploadedAt": uploaded_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             },
         )
+
+    def _uid(self) -> int:
+        """A stable account number per API key, like the real `kieai/<uid>/` prefix."""
+        return 100_000 + zlib.crc32(self.gate.api_key.encode()) % 900_000
+
+    def _random_name(self, upload: UploadFile) -> str:
+        """Without fileName the host picks `<epoch ms>-<11 random chars><suffix>`."""
+        suffix = PurePosixPath(upload.filename or "").suffix
+        tail = "".join(secrets.choice(_ALPHABET) for _ in range(11))
+        return f"{int(self.clock.time() * 1000)}-{tail}{suffix}"
 
     async def _uploaded(self, request: Request) -> Response:
         found = self.files.get(request.path_params["path"])
         if found is None:
             return not_found()
-        return Response(found[0], media_type=found[1])
+        return FileResponse(found[0], media_type=found[1])
