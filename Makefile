@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup generate check-generated lint typecheck test demo bench bench-ratelimit wheel clean
+.PHONY: setup generate check-generated lint typecheck test test-crash demo bench bench-ratelimit wheel clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ lint: $(STAMP) ## ruff on the hand-written code, mypy --strict on wrapper/ and e
 
 test: lint check-generated ## everything CI checks
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q contract_tests
+
+test-crash: $(STAMP) ## the full SIGKILL matrix: each crash point x SQLite/Redis x sync/async resume
+	KIE_CRASH_MATRIX=full $(BIN)/python -m pytest -n 2 -q contract_tests/test_journal_crash.py
 
 demo: $(STAMP) ## the whole flow against the embedded fake server: no key, no network
 	$(BIN)/kie-instrumental demo

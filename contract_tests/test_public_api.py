@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 
 import kie_instrumental
-from kie_instrumental import receivers, redis_backend, testing, webhooks
+from kie_instrumental import journal, receivers, redis_backend, testing, webhooks
 
 PUBLIC = {
     "APIConnectionError",
@@ -78,8 +78,19 @@ def test_submodule_surfaces_are_pinned():
         "signed_callback",
     }
     assert set(receivers.__all__) == {"CALLBACK_PATH", "MAX_BODY", "starlette_app", "wsgi_app"}
-    assert set(redis_backend.__all__) == {"RedisDedupStore", "RedisRateLimit"}
-    for module in (webhooks, testing, receivers, redis_backend):
+    assert set(redis_backend.__all__) == {"RedisDedupStore", "RedisJournal", "RedisRateLimit"}
+    assert set(journal.__all__) == {
+        "FINISHED",
+        "JOB_KEY_PARAM",
+        "Job",
+        "Journal",
+        "SQLiteJournal",
+        "State",
+        "job_key_from",
+        "record_callback",
+        "with_job_key",
+    }
+    for module in (webhooks, testing, receivers, redis_backend, journal):
         for name in module.__all__:
             assert getattr(module, name) is not None
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Generator, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
 
+from . import _jobs
 from ._clock import SYSTEM_CLOCK, Clock
 from ._core import (
     ClientCore,
@@ -32,10 +33,11 @@ from ._core import (
     failure_from,
     safe_file_name,
 )
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, KieError
 from ._models import CallbackEvent, InstrumentalTask, TaskDetails, Track
 from ._polling import PollSchedule
 from ._ratelimit import Limiter
+from .journal import Job, Journal
 
 __all__ = ["AsyncKieClient", "KieClient"]
 
@@ -281,6 +283,46 @@ class KieClient(_BaseClient):
             for url, dest in _download_plan(source, directory)
         ]
 
+    def run_job(
+        self,
+        journal: Journal,
+        *,
+        job_key: str | None = None,
+        download_to: str | os.PathLike[str] | None = None,
+        timeout: float = 600.0,
+        **fields: Any,
+    ) -> Job:
+        """add_instrumental(**fields), wait and download, each step journaled under `job_key`
+        (default: a new one) so that `resume` finishes it after a crash. Returns the Job.
+        A key already in the journal is never sent again: the job is finished instead."""
+        key = job_key or _jobs.new_job_key()
+        return self._drive(_jobs.run_job(journal, key, fields, download_to, timeout))
+
+    def resume(
+        self,
+        journal: Journal,
+        *,
+        download_to: str | os.PathLike[str] | None = None,
+        timeout: float = 600.0,
+    ) -> list[Job]:
+        """Finish every unfinished job of `journal`; return them as they ended. A job whose
+        create may or may not have reached KIE stays `unknown` (never sent twice)."""
+        return self._drive(_jobs.resume(journal, download_to, timeout))
+
+    def _drive(self, flow: Generator[_jobs.Call, Any, T]) -> T:
+        reply: Any = None
+        error: KieError | None = None
+        while True:
+            try:
+                call = flow.send(reply) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            try:
+                reply, error = getattr(self, call.method)(*call.args, **call.kwargs), None
+            except KieError as exc:
+                reply, error = None, exc
+
     def close(self) -> None:
         """Close the HTTP client if this client created it (an injected one is left open)."""
         if self._owns_http:
@@ -451,6 +493,43 @@ class AsyncKieClient(_BaseClient):
             )
             for url, dest in _download_plan(source, directory)
         ]
+
+    async def run_job(
+        self,
+        journal: Journal,
+        *,
+        job_key: str | None = None,
+        download_to: str | os.PathLike[str] | None = None,
+        timeout: float = 600.0,
+        **fields: Any,
+    ) -> Job:
+        """KieClient.run_job, awaited (the journal's own calls are short and synchronous)."""
+        key = job_key or _jobs.new_job_key()
+        return await self._drive(_jobs.run_job(journal, key, fields, download_to, timeout))
+
+    async def resume(
+        self,
+        journal: Journal,
+        *,
+        download_to: str | os.PathLike[str] | None = None,
+        timeout: float = 600.0,
+    ) -> list[Job]:
+        """KieClient.resume, awaited."""
+        return await self._drive(_jobs.resume(journal, download_to, timeout))
+
+    async def _drive(self, flow: Generator[_jobs.Call, Any, T]) -> T:
+        reply: Any = None
+        error: KieError | None = None
+        while True:
+            try:
+                call = flow.send(reply) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            try:
+                reply, error = await getattr(self, call.method)(*call.args, **call.kwargs), None
+            except KieError as exc:
+                reply, error = None, exc
 
     async def close(self) -> None:
         """Close the HTTP client if this client created it (an injected one is left open)."""

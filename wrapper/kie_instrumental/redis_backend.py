@@ -4,6 +4,7 @@
   the same budgets, one for creates and one for every other request (polls, credits).
 - `RedisDedupStore`: the store of a `webhooks.Deduplicator`, so a callback delivered to two
   receiver replicas runs its handler once.
+- `RedisJournal`: a `journal.Journal` for many machines (`client.run_job`, `client.resume`).
 
 Windows are measured on the Redis server's clock (`TIME` inside the Lua scripts), never on the
 clients', whose clocks drift between machines. The core never imports this module.
@@ -11,20 +12,23 @@ clients', whose clocks drift between machines. The core never imports this modul
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import threading
 import time
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import redis
 
 from ._clock import SystemClock
 from ._errors import RateLimitError
 from ._ratelimit import Kind, RateLimiter
+from .journal import FINISHED, Job
 from .webhooks import Claim
 
-__all__ = ["RedisDedupStore", "RedisRateLimit"]
+__all__ = ["RedisDedupStore", "RedisJournal", "RedisRateLimit"]
 
 log = logging.getLogger("kie_instrumental.redis")
 
@@ -257,3 +261,99 @@ return 1
 
     def __repr__(self) -> str:
         return f"RedisDedupStore(prefix={self.prefix!r})"
+
+
+class RedisJournal:
+    """A `journal.Journal` in Redis: one hash per job (`<prefix>:job:<key>`) and a sorted set of
+    the unfinished ones; each change is one short Lua script, atomic across processes, stamped
+    with the server's time."""
+
+    # KEYS: job hash, unfinished set. ARGV: request JSON.
+    _BEGIN = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local t = redis.call('TIME')
+local now = t[1] .. '.' .. string.format('%06d', t[2])
+redis.call('HSET', KEYS[1], 'state', 'pending', 'request', ARGV[1], 'files', '[]',
+  'created_at', now, 'updated_at', now)
+redis.call('ZADD', KEYS[2], now, ARGV[2])
+return 1
+"""
+    # ARGV: new state, expected states (JSON list; empty: any), finished (0/1), job key,
+    # then field/value pairs.
+    _TRANSITION = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return 0 end
+local expected = cjson.decode(ARGV[2])
+if #expected > 0 then
+  local ok = false
+  for _, s in ipairs(expected) do if s == state then ok = true end end
+  if not ok then return 0 end
+end
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[1], 'updated_at', t[1] .. '.' .. string.format('%06d', t[2]))
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'state', ARGV[1]) end
+for i = 5, #ARGV, 2 do
+  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])
+  else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+if ARGV[3] == '1' then redis.call('ZREM', KEYS[2], ARGV[4]) end
+return 1
+"""
+
+    def __init__(
+        self, redis_or_url: str | redis.Redis, *, prefix: str = "kie", redis_timeout: float = 5.0
+    ) -> None:
+        self._redis = _connect(redis_or_url, redis_timeout)
+        self.prefix = prefix
+        self._begin = self._redis.register_script(self._BEGIN)
+        self._transition = self._redis.register_script(self._TRANSITION)
+
+    def _keys(self, key: str) -> list[str]:
+        return [f"{self.prefix}:job:{key}", f"{self.prefix}:jobs:unfinished"]
+
+    def begin(self, key: str, request: Mapping[str, Any]) -> Job:
+        self._begin(keys=self._keys(key), args=[json.dumps(dict(request)), key])
+        job = self.get(key)
+        assert job is not None
+        return job
+
+    def _change(self, key: str, expected: Sequence[str], state: str, fields: Any) -> bool:
+        pairs: list[str] = []
+        for name in ("task_id", "task_status", "files", "error"):
+            if name in fields:
+                value = fields[name]
+                text = json.dumps(list(value)) if name == "files" else value
+                pairs += [name, "" if text is None else str(text)]
+        finished = "1" if state in FINISHED else "0"
+        args = [state, json.dumps(list(expected)), finished, key, *pairs]
+        return bool(self._transition(keys=self._keys(key), args=args))
+
+    def transition(self, key: str, expected: Sequence[str], state: str, **fields: Any) -> bool:
+        return self._change(key, expected, state, fields)
+
+    def update(self, key: str, **fields: Any) -> None:
+        self._change(key, (), "", fields)
+
+    def get(self, key: str) -> Job | None:
+        raw: dict[bytes, bytes] = self._redis.hgetall(self._keys(key)[0])  # type: ignore[assignment]
+        if not raw:
+            return None
+        row = {k.decode(): v.decode() for k, v in raw.items()}
+        return Job(
+            key=key,
+            state=row["state"],
+            request=json.loads(row["request"]),
+            task_id=row.get("task_id"),
+            task_status=row.get("task_status"),
+            files=tuple(json.loads(row.get("files", "[]"))),
+            error=row.get("error"),
+            updated_at=float(row["updated_at"]),
+        )
+
+    def unfinished(self) -> list[Job]:
+        keys: list[bytes] = self._redis.zrange(self._keys("")[1], 0, -1)  # type: ignore[assignment]
+        jobs = (self.get(k.decode()) for k in keys)
+        return [job for job in jobs if job is not None and not job.finished]
+
+    def __repr__(self) -> str:
+        return f"RedisJournal(prefix={self.prefix!r})"

@@ -1,0 +1,218 @@
+"""The task journal (SQLite and Redis): what is recorded before and after the paid create,
+states moving only by compare-and-set, the job key in the callback URL, ambiguous creates left
+`unknown`, and `resume` sending a pending job exactly once even with several processes."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _journal_workers import FAST_POLLS, open_journal, resume_in_process
+from _redis_server import RedisServer
+from kie_instrumental import AsyncKieClient, InvalidRequestError, KieClient, ServerError
+from kie_instrumental.journal import (
+    Journal,
+    job_key_from,
+    record_callback,
+    with_job_key,
+)
+from kie_instrumental.testing import FakeKie
+from kie_instrumental.testing._server import serve_in_thread
+from kie_instrumental.webhooks import CallbackEvent
+
+SPAWN = multiprocessing.get_context("spawn")
+FIELDS: dict[str, Any] = {
+    "upload_url": "https://example.com/vocals.mp3",
+    "title": "Night Drive",
+    "tags": "piano",
+    "negative_tags": "drums",
+    "callback_url": "https://example.com/kie/callback?team=a",
+}
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def spec(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, ...]:
+    if request.param == "sqlite":
+        return ("sqlite", str(tmp_path / "jobs.sqlite3"))
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return ("redis", server.url, request.getfixturevalue("redis_prefix"))
+
+
+@pytest.fixture
+def journal(spec: tuple[str, ...]) -> Journal:
+    return open_journal(spec)
+
+
+@pytest.fixture
+def fake_url() -> Iterator[tuple[FakeKie, str]]:
+    fake = FakeKie(rate_limit=None, stage_seconds=0.05, callbacks="off")
+    with serve_in_thread(fake.app) as base_url:
+        yield fake, base_url
+
+
+def creates(fake: FakeKie) -> int:
+    return sum(method == "POST" and "generate" in path for method, path in fake.requests)
+
+
+def test_states_move_only_from_the_expected_ones(journal: Journal) -> None:
+    job = journal.begin("job-1", {"title": "a"})
+    assert (job.state, job.request, job.task_id) == ("pending", {"title": "a"}, None)
+    assert journal.begin("job-1", {"title": "other"}).request == {"title": "a"}  # kept as is
+    assert journal.transition("job-1", ("pending",), "submitting")
+    assert not journal.transition("job-1", ("pending",), "submitting")  # a second resumer
+    assert journal.transition("job-1", ("submitting", "unknown"), "created", task_id="t1")
+    journal.update("job-1", task_status="FIRST_SUCCESS", files=["a.mp3", "b.mp3"])
+    job = journal.get("job-1")
+    assert job is not None
+    assert (job.state, job.task_id, job.task_status, job.files) == (
+        "created",
+        "t1",
+        "FIRST_SUCCESS",
+        ("a.mp3", "b.mp3"),
+    )
+    assert [j.key for j in journal.unfinished()] == ["job-1"]
+    assert journal.transition("job-1", ("created",), "done")
+    assert journal.unfinished() == [] and journal.get("missing") is None
+
+
+def test_the_job_key_rides_in_the_callback_query() -> None:
+    url = with_job_key("https://me.example/kie?team=a&kie_job=old", "job 1/x")
+    assert url.startswith("https://me.example/kie?team=a&kie_job=")
+    assert job_key_from(url) == "job 1/x"
+    assert job_key_from("team=a") is None
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_run_job_journals_every_step(
+    flavour: str, journal: Journal, fake_url: tuple[FakeKie, str], tmp_path: Path
+) -> None:
+    fake, base_url = fake_url
+    seen: list[tuple[str, str | None]] = []
+    original = journal.transition
+
+    def spy(key: str, expected: Any, state: str, **fields: Any) -> bool:
+        seen.append((state, creates(fake) and fields.get("task_id")))
+        return original(key, expected, state, **fields)
+
+    journal.transition = spy  # type: ignore[method-assign]
+    kwargs = {"job_key": "job-1", "download_to": tmp_path, "timeout": 30, **FIELDS}
+    if flavour == "sync":
+        with KieClient(fake.api_key, base_url=base_url, poll_schedule=FAST_POLLS) as kie:
+            job = kie.run_job(journal, **kwargs)
+    else:
+
+        async def run() -> Any:
+            async with AsyncKieClient(
+                fake.api_key, base_url=base_url, poll_schedule=FAST_POLLS
+            ) as kie:
+                return await kie.run_job(journal, **kwargs)
+
+        job = asyncio.run(run())
+    task = fake.tasks[job.task_id]
+    # submitting was journaled before the POST, the task id right after it.
+    assert seen[:2] == [("submitting", 0), ("created", job.task_id)]
+    assert (job.state, job.task_status) == ("done", "SUCCESS")
+    assert len(job.files) == 2 and all(Path(f).is_file() for f in job.files)
+    assert all(Path(f).parent == tmp_path / "job-1" for f in job.files)
+    assert job_key_from(task.request["callBackUrl"]) == "job-1"
+    assert job.request["callback_url"] == task.request["callBackUrl"]
+    # The same key again never pays twice: the finished job is returned as it is.
+    with KieClient(fake.api_key, base_url=base_url) as kie:
+        assert kie.run_job(journal, **kwargs) == journal.get("job-1")
+    assert creates(fake) == 1
+
+
+def test_an_ambiguous_create_is_unknown_and_never_sent_again(
+    journal: Journal, fake_url: tuple[FakeKie, str]
+) -> None:
+    fake, base_url = fake_url
+    fake.fail_next(code=500)
+    with KieClient(fake.api_key, base_url=base_url, max_retries=0) as kie:
+        with pytest.raises(ServerError):
+            kie.run_job(journal, job_key="job-1", **FIELDS)
+        job = journal.get("job-1")
+        assert job is not None and job.state == "unknown" and "500" in (job.error or "")
+        [resumed] = kie.resume(journal)
+    assert resumed.state == "unknown" and resumed.key == "job-1"
+    assert creates(fake) == 1  # the failed one only
+
+
+def test_a_refused_create_is_rejected(journal: Journal, fake_url: tuple[FakeKie, str]) -> None:
+    fake, base_url = fake_url
+    with KieClient(fake.api_key, base_url=base_url) as kie, pytest.raises(InvalidRequestError):
+        kie.run_job(journal, job_key="job-1", **{**FIELDS, "title": "x" * 1000})
+    job = journal.get("job-1")
+    assert job is not None and job.state == "rejected" and journal.unfinished() == []
+
+
+def test_a_callback_resolves_an_unknown_job_which_resume_finishes(
+    journal: Journal, fake_url: tuple[FakeKie, str], tmp_path: Path
+) -> None:
+    fake, base_url = fake_url
+    with KieClient(fake.api_key, base_url=base_url, poll_schedule=FAST_POLLS) as kie:
+        task = kie.add_instrumental(**FIELDS)  # stands for a create whose answer was lost
+        journal.begin("job-1", FIELDS)
+        journal.transition("job-1", ("pending",), "unknown")
+        event = CallbackEvent(task_id=task.task_id, stage="text", code=200, msg="ok")
+        assert not record_callback(journal, event, None)
+        assert record_callback(journal, event, "job-1")
+        assert not record_callback(journal, event, "job-1")  # never re-pointed
+        [job] = kie.resume(journal, download_to=tmp_path, timeout=30)
+    assert (job.state, job.task_id, len(job.files)) == ("done", task.task_id, 2)
+    assert creates(fake) == 1
+
+
+def test_processes_resuming_together_send_each_pending_job_once(
+    spec: tuple[str, ...], journal: Journal, fake_url: tuple[FakeKie, str], tmp_path: Path
+) -> None:
+    fake, base_url = fake_url
+    jobs = 6
+    for n in range(jobs):
+        journal.begin(f"job-{n}", FIELDS)
+    run_processes(
+        resume_in_process, [(spec, base_url, fake.api_key, str(tmp_path))] * 3, timeout=90
+    )
+    assert creates(fake) == jobs
+    finished = [journal.get(f"job-{n}") for n in range(jobs)]
+    assert all(job is not None and job.state == "done" for job in finished)
+
+
+def run_processes(
+    target: Callable[..., None], args: list[tuple[Any, ...]], timeout: float = 60
+) -> list[int | None]:
+    processes = [SPAWN.Process(target=target, args=a) for a in args]
+    for process in processes:
+        process.start()
+    deadline = time.monotonic() + timeout
+    try:
+        for process in processes:
+            process.join(max(0.1, deadline - time.monotonic()))
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+                process.join(10)
+    codes = [p.exitcode for p in processes]
+    assert codes == [0] * len(processes)
+    return codes
+
+
+def test_a_job_another_process_just_took_is_not_sent_twice(
+    journal: Journal, fake_url: tuple[FakeKie, str]
+) -> None:
+    """The race the multi-process test can only hope to hit: this process read `pending`,
+    another resumer took the job in between; only the state change decides who sends."""
+    fake, base_url = fake_url
+    stale = journal.begin("job-1", FIELDS)
+    assert journal.transition("job-1", ("pending",), "submitting")  # the other process
+    reads = iter([stale, stale])  # begin() reads it back, then the flow
+    original_get = journal.get
+    journal.get = lambda key: next(reads, None) or original_get(key)  # type: ignore[method-assign]
+    with KieClient(fake.api_key, base_url=base_url) as kie:
+        kie.run_job(journal, job_key="job-1", **FIELDS)
+    assert creates(fake) == 0
