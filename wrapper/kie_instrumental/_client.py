@@ -296,7 +296,7 @@ class KieClient(_BaseClient):
         (default: a new one) so that `resume` finishes it after a crash. Returns the Job.
         A key already in the journal is never sent again: the job is finished instead."""
         key = job_key or _jobs.new_job_key()
-        return self._drive(_jobs.run_job(journal, key, fields, download_to, timeout))
+        return self._drive_job(_jobs.run_job(journal, key, fields, download_to, timeout))
 
     def resume(
         self,
@@ -307,9 +307,9 @@ class KieClient(_BaseClient):
     ) -> list[Job]:
         """Finish every unfinished job of `journal`; return them as they ended. A job whose
         create may or may not have reached KIE stays `unknown` (never sent twice)."""
-        return self._drive(_jobs.resume(journal, download_to, timeout))
+        return self._drive_job(_jobs.resume(journal, download_to, timeout))
 
-    def _drive(self, flow: Generator[_jobs.Call, Any, T]) -> T:
+    def _drive_job(self, flow: Generator[_jobs.Call, Any, T]) -> T:
         reply: Any = None
         error: KieError | None = None
         while True:
@@ -505,7 +505,7 @@ class AsyncKieClient(_BaseClient):
     ) -> Job:
         """KieClient.run_job, awaited (the journal's own calls are short and synchronous)."""
         key = job_key or _jobs.new_job_key()
-        return await self._drive(_jobs.run_job(journal, key, fields, download_to, timeout))
+        return await self._drive_job(_jobs.run_job(journal, key, fields, download_to, timeout))
 
     async def resume(
         self,
@@ -515,9 +515,9 @@ class AsyncKieClient(_BaseClient):
         timeout: float = 600.0,
     ) -> list[Job]:
         """KieClient.resume, awaited."""
-        return await self._drive(_jobs.resume(journal, download_to, timeout))
+        return await self._drive_job(_jobs.resume(journal, download_to, timeout))
 
-    async def _drive(self, flow: Generator[_jobs.Call, Any, T]) -> T:
+    async def _drive_job(self, flow: Generator[_jobs.Call, Any, T]) -> T:
         reply: Any = None
         error: KieError | None = None
         while True:
