@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 import tracemalloc
 import uuid
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from _callbacks import stdlib_signature
-from kie_instrumental import AsyncKieClient, WebhookVerificationError, webhooks
+from kie_instrumental import AsyncKieClient, KieClient, WebhookVerificationError, webhooks
 from kie_instrumental.receivers import CALLBACK_PATH, starlette_app
 from kie_instrumental.testing import FakeClock, FakeKie, serve_app, signed_callback
 
@@ -400,3 +401,25 @@ def test_serve_app_runs_any_asgi_app_on_a_loopback_port():
     assert answer.status_code == 200 and recorder.calls[0][:3] == ("/anything", "x=1", b"hi")
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0  # stopped, port free
+
+
+def test_callback_app_works_with_a_served_fake_and_the_sync_client():
+    events: list[str] = []
+    fake = FakeKie(
+        callback_app=starlette_app("whsec-z", lambda event: events.append(event.stage)),
+        webhook_secret="whsec-z",
+        stage_seconds=0.05,
+    )
+    with fake.serve() as api, KieClient(fake.api_key, base_url=api, rate_limit=None) as client:
+        task = client.add_instrumental(
+            upload_url=BODY["uploadUrl"],
+            title="t",
+            tags="x",
+            negative_tags="",
+            callback_url=f"https://service.example{CALLBACK_PATH}",
+        )
+        client.wait(task.task_id, timeout=30)
+        deadline = time.monotonic() + 10
+        while len(events) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert events == ["text", "first", "complete"]
