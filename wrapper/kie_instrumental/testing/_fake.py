@@ -4,7 +4,11 @@ Bearer auth; request validation from the spec, answered the way KIE answers (HTT
 code 422, a message naming the field); HTTP 429 above the rate limit; the lifecycle PENDING ->
 TEXT_SUCCESS -> FIRST_SUCCESS -> SUCCESS, one stage every `stage_seconds`; record-info,
 credits, file upload; signed callbacks tried up to 3 times like KIE; two tracks per task with
-audio it synthesises and serves itself; fault injection. Needs the `fake` extra (starlette).
+audio it synthesises and serves itself; fault injection. Answers and callbacks are shaped like
+recorded KIE traffic, not like KIE's docs (see the README). Needs the `fake` extra (starlette).
+
+Switches: `skipped_callbacks=("text", "first")` leaves out those stages, as KIE sometimes does;
+`callback_app=` delivers every callback to that ASGI app in-process (no port, no network).
 
 In-process: `httpx.AsyncClient(transport=httpx.ASGITransport(app=fake.app))`. On a loopback
 port: `with fake.serve() as base_url: ...` or `kie-instrumental fake-server --port N`.
