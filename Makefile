@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup generate check-generated lint typecheck test test-crash demo bench bench-ratelimit wheel clean
+.PHONY: setup generate check-generated lint typecheck test test-crash demo bench bench-ratelimit hostile-big wheel clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ bench: $(STAMP) ## benchmarks; writes bench/results.json
 
 bench-ratelimit: $(STAMP) ## 50 concurrent creates against FakeKie at 20/10 s: HTTP 429s counted (minutes)
 	$(BIN)/python -m bench.ratelimit --runs 3 --creates 50
+
+hostile-big: $(STAMP) ## the receivers refuse a 300 MiB body at flat memory (make test sends 48)
+	KIE_HOSTILE_BODY_MB=300 $(BIN)/python -m pytest contract_tests/test_hostile_callbacks.py -k oversized -p no:xdist -q
 
 wheel: $(STAMP) ## build the wheel and sdist into dist/
 	$(BIN)/python -m build --outdir dist .
