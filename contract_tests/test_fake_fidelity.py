@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from _callbacks import stdlib_signature
+from _support import errors
 from kie_instrumental import AsyncKieClient, KieClient, WebhookVerificationError, webhooks
 from kie_instrumental.receivers import CALLBACK_PATH, starlette_app
 from kie_instrumental.testing import FakeClock, FakeKie, serve_app, signed_callback
@@ -423,3 +424,57 @@ def test_callback_app_works_with_a_served_fake_and_the_sync_client():
         while len(events) < 3 and time.monotonic() < deadline:
             time.sleep(0.02)
     assert events == ["text", "first", "complete"]
+
+
+def schema_of(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def test_what_the_fake_sends_is_declared_in_the_spec_key_for_key():
+    # Real traffic widened the fake; the spec must declare every key it now sends (strictly:
+    # an undeclared key is an error here), in callbacks, records at every stage and uploads.
+    clock = FakeClock(wall_start=WALL)
+    recorder = Recorder()
+    fake = FakeKie(callback_app=recorder, stage_seconds=5, clock=clock)
+    records: list[Any] = []
+
+    async def scenario() -> list[Any]:
+        async with http_to(fake.app) as http:
+            fake.fail_next_task()
+            for body in (BODY, {**BODY, "model": "V5_5"}):
+                created = await http.post(CREATE, headers=auth(fake), json=body)
+                task_id = created.json()["data"]["taskId"]
+                for _ in range(4):
+                    path = f"/api/v1/generate/record-info?taskId={task_id}"
+                    records.append((await http.get(path, headers=auth(fake))).json())
+                    clock.advance(5)
+            await fake.drain()
+            uploads = [
+                await http.post(
+                    "/api/file-stream-upload",
+                    headers=auth(fake),
+                    files={"file": ("a.wav", b"RIFF")},
+                    data=data,
+                )
+                for data in ({"uploadPath": "x"}, {})
+            ]
+            return [u.json() for u in uploads]
+
+    uploads = run(scenario)
+    stages = [b["data"]["callbackType"] for b in recorder.bodies()]
+    assert stages == ["error", "text", "first", "complete"]
+    checked = [
+        *[("AudioGeneratedCallback", body) for body in recorder.bodies()],
+        *[("RecordInfoResponse", record) for record in records],
+        *[("FileUploadResponse", upload) for upload in uploads],
+    ]
+    for name, document in checked:
+        assert errors(schema_of(name), document, undeclared_keys=False) == [], (name, document)
+    statuses = {r["data"]["status"] for r in records}
+    assert statuses == {
+        "PENDING",
+        "TEXT_SUCCESS",
+        "GENERATE_AUDIO_FAILED",
+        "FIRST_SUCCESS",
+        "SUCCESS",
+    }
