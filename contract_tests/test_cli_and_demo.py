@@ -73,7 +73,8 @@ def test_add_with_a_local_file_uploads_it_first(env, capsys, tmp_path):
     assert main([*args, "--file", str(vocals), "--json"]) == 0
     task_id = json.loads(capsys.readouterr().out)["task_id"]
     server, _ = env
-    assert server.tasks[task_id].request["uploadUrl"].endswith("/kie-instrumental/vocals.wav")
+    uploaded = server.tasks[task_id].request["uploadUrl"]
+    assert re.search(r"/kie-instrumental/vocals-[0-9a-f]{16}\.wav$", uploaded), uploaded
 
 
 def test_status_and_credits(env, capsys):

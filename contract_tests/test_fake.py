@@ -200,7 +200,7 @@ def test_file_upload_is_served_back(tmp_path):
 
     async def scenario():
         client = in_process(fake)
-        url = await client.upload_file(vocals)
+        url = await client.upload_file(vocals, file_name="vocals.wav")
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=fake.app)) as http:
             return url, (await http.get(url)).content
 

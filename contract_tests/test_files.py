@@ -1,14 +1,31 @@
-"""upload_file streams a local file through KIE's upload API and returns its URL; download
-streams each track to a safe file name, without the API key, and returns the paths."""
+"""upload_file streams a path, bytes or a binary file object through KIE's upload API under a
+unique name and returns a URL add_instrumental accepts; download streams each track to a new,
+portable file name, without the API key, only from allowed hosts, and keeps only complete audio.
+Sync and async alike (the `client` fixture runs each test with both)."""
 
 from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+from pathlib import Path
 
 import httpx
 import pytest
 import respx
 from _records import record, suno_track
 from _support import RECORD_PATH, UPLOAD_BASE_URL, UPLOAD_PATH
-from kie_instrumental import NotFoundError, TaskDetails, TaskStatus, Track
+from kie_instrumental import (
+    APIConnectionError,
+    APIError,
+    InvalidRequestError,
+    KieError,
+    NotFoundError,
+    TaskDetails,
+    TaskStatus,
+    Track,
+)
 
 UPLOADED = {
     "success": True,
@@ -16,12 +33,40 @@ UPLOADED = {
     "msg": "ok",
     "data": {"fileName": "vocals.wav", "downloadUrl": "https://tmp.example/vocals.wav"},
 }
+MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 4
+WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(64)
+CREATE_PATH = "/api/v1/generate/add-instrumental"
+CREATE_FIELDS = {
+    "title": "T",
+    "tags": "piano",
+    "negative_tags": "metal",
+    "callback_url": "https://me.example/cb",
+}
 
 
 @pytest.fixture
 def mock_upload():
     with respx.mock(base_url=UPLOAD_BASE_URL, assert_all_called=False) as router:
         yield router
+
+
+@pytest.fixture
+def open_client(make_client):
+    """A client that may download from any host: respx serves the made-up CDN hosts."""
+    return make_client(allow_private_downloads=True)
+
+
+def sent_field(request: httpx.Request, name: str) -> str:
+    found = re.search(
+        rb'name="' + name.encode() + rb'"\r\n(?:[^\r\n]+\r\n)*\r\n(.*?)\r\n--',
+        request.content,
+        re.S,
+    )
+    assert found is not None, name
+    return found.group(1).decode()
+
+
+# -- uploads ---------------------------------------------------------------------------------------
 
 
 def test_upload_sends_the_file_as_multipart_and_returns_its_url(client, mock_upload, tmp_path):
@@ -33,7 +78,84 @@ def test_upload_sends_the_file_as_multipart_and_returns_its_url(client, mock_upl
     assert sent.headers["content-type"].startswith("multipart/form-data")
     assert sent.headers["authorization"].startswith("Bearer ")
     assert audio.read_bytes() in sent.content
-    assert b'name="uploadPath"' in sent.content and b"kie-instrumental" in sent.content
+    assert sent_field(sent, "uploadPath") == "kie-instrumental"
+
+
+def test_two_local_files_with_the_same_name_get_different_remote_names(
+    client, mock_upload, tmp_path
+):
+    route = mock_upload.post(UPLOAD_PATH).respond(200, json=UPLOADED)
+    names = []
+    for owner in ("alice", "bob", "bob"):
+        (tmp_path / owner).mkdir(exist_ok=True)
+        audio = tmp_path / owner / "vocals.wav"
+        audio.write_bytes(owner.encode())
+        client.upload_file(audio)
+        names.append(sent_field(route.calls.last.request, "fileName"))
+    assert len(set(names)) == 3  # even the same file twice
+    assert all(re.fullmatch(r"vocals-[0-9a-f]{16}\.wav", name) for name in names), names
+
+
+def test_file_name_chooses_the_remote_name(client, mock_upload, tmp_path):
+    route = mock_upload.post(UPLOAD_PATH).respond(200, json=UPLOADED)
+    audio = tmp_path / "vocals.wav"
+    audio.write_bytes(b"x")
+    client.upload_file(audio, file_name="take 2.wav", upload_path="team/a")
+    assert sent_field(route.calls.last.request, "fileName") == "take 2.wav"
+    assert sent_field(route.calls.last.request, "uploadPath") == "team/a"
+
+
+def test_bytes_are_uploaded(client, mock_upload):
+    route = mock_upload.post(UPLOAD_PATH).respond(200, json=UPLOADED)
+    client.upload_file(WAV, file_name="in-memory.wav")
+    assert WAV in route.calls.last.request.content
+
+
+class CountingReader(io.RawIOBase):
+    """A binary stream that records how much each read asked for."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+        self.asked: list[int] = []
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._data.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._data.tell()
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        self.asked.append(len(buffer))
+        chunk = self._data.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+    def read(self, size: int = -1) -> bytes:
+        self.asked.append(size)
+        return self._data.read(size)
+
+
+def test_a_binary_file_object_is_streamed_in_chunks_not_read_whole(client, mock_upload):
+    data = os.urandom(1_000_000)
+    reader = CountingReader(data)
+    route = mock_upload.post(UPLOAD_PATH).respond(200, json=UPLOADED)
+    client.upload_file(reader, file_name="stream.wav")
+    assert data in route.calls.last.request.content
+    assert reader.asked and all(0 < n < len(data) for n in reader.asked), reader.asked[:5]
+
+
+def test_a_failed_upload_of_a_seekable_stream_is_resent_whole(client, mock_upload):
+    route = mock_upload.post(UPLOAD_PATH).mock(
+        side_effect=[httpx.Response(503, text="busy"), httpx.Response(200, json=UPLOADED)]
+    )
+    client.upload_file(io.BytesIO(WAV), file_name="a.wav")
+    assert route.call_count == 2 and WAV in route.calls.last.request.content
 
 
 def test_an_upload_retry_resends_the_whole_file(client, mock_upload, tmp_path):
@@ -47,28 +169,117 @@ def test_an_upload_retry_resends_the_whole_file(client, mock_upload, tmp_path):
     assert audio.read_bytes() in route.calls.last.request.content
 
 
+def test_a_text_mode_file_is_refused_before_any_request(client, mock_upload, tmp_path):
+    route = mock_upload.post(UPLOAD_PATH)
+    (tmp_path / "a.txt").write_text("x")
+    with (tmp_path / "a.txt").open() as text, pytest.raises(InvalidRequestError) as caught:
+        client.upload_file(text)
+    assert caught.value.field == "file" and "binary mode" in str(caught.value)
+    with pytest.raises(InvalidRequestError, match="file"):
+        client.upload_file(12345)
+    assert route.call_count == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [
+        (None, "required"),
+        (5, "type"),
+        ("", "minLength"),
+        ("a\r\nX-Injected: 1", "pattern"),
+        ("../etc", "pattern"),
+        ("a/../b", "pattern"),
+        ("/absolute", "pattern"),
+        ("trailing/", "pattern"),
+        ("a\\b", "pattern"),
+        ("x" * 1_000_000, "pattern"),
+    ],
+)
+def test_a_bad_upload_path_is_refused_before_any_request(
+    client, mock_upload, tmp_path, value, rule
+):
+    route = mock_upload.post(UPLOAD_PATH)
+    audio = tmp_path / "v.wav"
+    audio.write_bytes(b"x")
+    with pytest.raises(InvalidRequestError) as caught:
+        client.upload_file(audio, upload_path=value)
+    assert caught.value.field == "uploadPath"
+    assert caught.value.rule in (rule, "type")
+    assert str(caught.value).startswith("upload_path (uploadPath): ")
+    assert len(str(caught.value)) < 1000
+    assert route.call_count == 0
+
+
+@pytest.mark.parametrize("value", ["", "a/b.wav", "..", "a\nb.wav", "x" * 500])
+def test_a_bad_file_name_is_refused_before_any_request(client, mock_upload, value):
+    route = mock_upload.post(UPLOAD_PATH)
+    with pytest.raises(InvalidRequestError) as caught:
+        client.upload_file(b"RIFF", file_name=value)
+    assert caught.value.field == "fileName"
+    assert route.call_count == 0
+
+
+def test_uploading_what_is_not_a_regular_file_says_what_it_is(client, mock_upload, tmp_path):
+    route = mock_upload.post(UPLOAD_PATH)
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    cases = {
+        tmp_path / "absent.wav": "no such file",
+        tmp_path: "not a directory",
+        fifo: "not a FIFO",
+        Path(os.devnull): "not a device",
+    }
+    for path, words in cases.items():
+        with pytest.raises(InvalidRequestError) as caught:
+            client.upload_file(path)
+        assert caught.value.field == "file" and words in str(caught.value), str(caught.value)
+    assert route.call_count == 0
+
+
+def test_the_returned_url_is_percent_encoded_and_accepted_by_add_instrumental(
+    client, mock_upload, mock_api, tmp_path
+):
+    raw = "https://tempfile.redpandaai.co/kieai/1/vocal take é [1] 100%.wav"
+    mock_upload.post(UPLOAD_PATH).respond(
+        200, json={**UPLOADED, "data": {"fileName": "x", "downloadUrl": raw}}
+    )
+    create = mock_api.post(CREATE_PATH).respond(
+        200, json={"code": 200, "msg": "success", "data": {"taskId": "t1"}}
+    )
+    url = client.upload_file(b"RIFF", file_name="vocal take é [1] 100%.wav")
+    assert url == (
+        "https://tempfile.redpandaai.co/kieai/1/vocal%20take%20%C3%A9%20%5B1%5D%20100%25.wav"
+    )
+    assert client.add_instrumental(upload_url=url, **CREATE_FIELDS).task_id == "t1"
+    assert create.call_count == 1
+
+
+def test_an_unusable_returned_url_is_an_error(client, mock_upload):
+    mock_upload.post(UPLOAD_PATH).respond(
+        200, json={**UPLOADED, "data": {"fileName": "x", "downloadUrl": "kieai/1/x.wav"}}
+    )
+    with pytest.raises(APIError, match="add_instrumental cannot use"):
+        client.upload_file(b"RIFF")
+
+
 def test_upload_failure_with_success_false_is_an_error(client, mock_upload, tmp_path):
     audio = tmp_path / "v.wav"
     audio.write_bytes(b"x")
     mock_upload.post(UPLOAD_PATH).respond(
         200, json={"success": False, "code": 401, "msg": "bad key", "data": None}
     )
-    with pytest.raises(Exception, match="bad key"):
+    with pytest.raises(KieError, match="bad key"):
         client.upload_file(audio)
 
 
-def test_uploading_a_missing_file_fails_before_any_request(client, mock_upload, tmp_path):
-    route = mock_upload.post(UPLOAD_PATH)
-    with pytest.raises(Exception, match="no such file"):
-        client.upload_file(tmp_path / "absent.wav")
-    assert route.call_count == 0
+# -- downloads -------------------------------------------------------------------------------------
 
 
 def details_with(*tracks: Track) -> TaskDetails:
     return TaskDetails(task_id="task-1", status=TaskStatus.SUCCESS, tracks=tracks)
 
 
-def test_download_streams_each_track_to_a_safe_name_without_the_key(client, tmp_path):
+def test_download_streams_each_track_to_a_safe_name_without_the_key(open_client, tmp_path):
     hostile = Track(
         id="../../etc/passwd",
         title="../../Night Drive: part 1/2",
@@ -77,40 +288,222 @@ def test_download_streams_each_track_to_a_safe_name_without_the_key(client, tmp_
     normal = Track(id="t2", title="Night Drive", audio_url="https://cdn.example/two.wav?x=1")
     unfinished = Track(id="t3", title="Night Drive", audio_url="")
     with respx.mock(assert_all_called=True) as router:
-        one = router.get("https://cdn.example/a/one.mp3").respond(200, content=b"A" * 100_000)
-        router.get("https://cdn.example/two.wav").respond(200, content=b"B" * 10)
-        paths = client.download(details_with(hostile, normal, unfinished), tmp_path / "out")
+        one = router.get("https://cdn.example/a/one.mp3").respond(200, content=MP3 * 100)
+        router.get("https://cdn.example/two.wav").respond(200, content=WAV)
+        paths = open_client.download(details_with(hostile, normal, unfinished), tmp_path / "out")
     assert [p.name for p in paths] == ["Night_Drive_part_1_2-etc_passwd.mp3", "Night_Drive-t2.wav"]
     assert all(p.parent == tmp_path / "out" for p in paths)
-    assert paths[0].read_bytes() == b"A" * 100_000 and paths[1].read_bytes() == b"B" * 10
+    assert paths[0].read_bytes() == MP3 * 100 and paths[1].read_bytes() == WAV
     assert "authorization" not in one.calls.last.request.headers
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in paths)
 
 
-def test_same_names_are_made_unique(client, tmp_path):
+def download_names(client, tmp_path, *tracks: Track) -> list[str]:
+    with respx.mock() as router:
+        router.get(url__startswith="https://cdn.example/").respond(200, content=MP3)
+        return [p.name for p in client.download(tracks, tmp_path)]
+
+
+def test_same_names_are_made_unique_ignoring_case(open_client, tmp_path):
     tracks = [
         Track(id="same", title="T", audio_url=f"https://cdn.example/{n}.mp3") for n in range(3)
     ]
+    tracks.append(Track(id="SAME", title="t", audio_url="https://cdn.example/9.mp3"))
+    names = download_names(open_client, tmp_path, *tracks)
+    assert names == ["T-same.mp3", "T-same-2.mp3", "T-same-3.mp3", "t-SAME-4.mp3"]
+
+
+def test_names_keep_non_ascii_titles_and_avoid_dangerous_forms(open_client, tmp_path):
+    url = "https://cdn.example/x.mp3"
+    names = download_names(
+        open_client,
+        tmp_path,
+        Track(id="1", title="Nuit étoilée 夜", audio_url=url),
+        Track(id="", title="CON", audio_url=url),
+        Track(id="", title="lpt1.txt", audio_url=url),
+        Track(id="x", title="-rf --all", audio_url=url),
+        Track(id="2", title="evil\u202egnp.mp3\x00", audio_url=url),
+        Track(id="3", title="é" * 300, audio_url=url),
+    )
+    assert names[:5] == [
+        "Nuit_étoilée_夜-1.mp3",
+        "_CON.mp3",
+        "_lpt1.txt.mp3",
+        "rf_--all-x.mp3",
+        "evil_gnp.mp3-2.mp3",
+    ]
+    assert len(names[5].encode()) <= 255 and names[5].startswith("é")
+
+
+def test_existing_files_are_never_overwritten(open_client, tmp_path):
+    (tmp_path / "T-t1.mp3").write_bytes(b"mine")
+    (tmp_path / "t-T1-2.MP3").write_bytes(b"mine too")
+    names = download_names(
+        open_client, tmp_path, Track(id="t1", title="T", audio_url="https://cdn.example/a.mp3")
+    )
+    assert names == ["T-t1-3.mp3"]
+    assert (tmp_path / "T-t1.mp3").read_bytes() == b"mine"
+    assert (tmp_path / "t-T1-2.MP3").read_bytes() == b"mine too"
+
+
+def test_saved_files_get_the_umask_permissions(open_client, tmp_path):
+    previous = os.umask(0o022)
+    try:
+        (name,) = download_names(
+            open_client, tmp_path, Track(id="1", title="T", audio_url="https://cdn.example/a.mp3")
+        )
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (httpx.Response(200, content=b"", headers={"content-length": "0"}), "empty"),
+        (
+            httpx.Response(
+                200, content=b"<html>admin</html>", headers={"content-type": "text/html"}
+            ),
+            "not audio",
+        ),
+        (
+            httpx.Response(
+                200,
+                content=b"<html>internal page</html>",
+                headers={"content-type": "application/octet-stream"},
+            ),
+            "not audio",
+        ),
+        (
+            httpx.Response(200, content=MP3, headers={"content-length": str(len(MP3) * 2)}),
+            "truncated",
+        ),
+    ],
+    ids=["empty", "html", "html-as-octet-stream", "short"],
+)
+def test_a_bad_answer_is_an_error_with_the_task_id_and_no_file(
+    open_client, tmp_path, answer, words
+):
+    track = Track(id="t1", title="T", audio_url="https://cdn.example/a.mp3")
     with respx.mock() as router:
-        router.get(url__startswith="https://cdn.example/").respond(200, content=b"x")
-        paths = client.download(tracks, tmp_path)
-    assert [p.name for p in paths] == ["T-same.mp3", "T-same-2.mp3", "T-same-3.mp3"]
+        router.get("https://cdn.example/a.mp3").mock(return_value=answer)
+        with pytest.raises(APIError) as caught:
+            open_client.download(details_with(track), tmp_path)
+    assert caught.value.task_id == "task-1" and words in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
 
 
-def test_a_failed_download_raises_with_the_task_id_and_leaves_no_file(client, tmp_path):
+def test_a_failed_download_raises_with_the_task_id_and_leaves_no_file(open_client, tmp_path):
     track = Track(id="t1", title="T", audio_url="https://cdn.example/gone.mp3")
     with respx.mock() as router:
         router.get("https://cdn.example/gone.mp3").respond(404, text="Not Found")
         with pytest.raises(NotFoundError) as caught:
-            client.download(details_with(track), tmp_path)
+            open_client.download(details_with(track), tmp_path)
     assert caught.value.task_id == "task-1"
     assert list(tmp_path.iterdir()) == []
 
 
-def test_download_of_get_task_result(client, mock_api, tmp_path):
+def test_download_of_get_task_result(open_client, mock_api, tmp_path):
     mock_api.get(RECORD_PATH).mock(return_value=record("SUCCESS", [suno_track(0)]))
-    details = client.get_task("task-1")
+    details = open_client.get_task("task-1")
     with respx.mock() as router:
-        router.get("https://cdn.example/0.mp3").respond(200, content=b"mp3")
-        (path,) = client.download(details, tmp_path)
-    assert path.read_bytes() == b"mp3"
+        router.get("https://cdn.example/0.mp3").respond(200, content=MP3)
+        (path,) = open_client.download(details, tmp_path)
+    assert path.read_bytes() == MP3
+
+
+def test_download_arguments_of_the_wrong_kind_name_the_argument(client, tmp_path):
+    with pytest.raises(InvalidRequestError) as caught:
+        client.download("some-task-id", tmp_path)
+    assert caught.value.field == "source" and "wait(task_id)" in str(caught.value)
+    a_file = tmp_path / "a-file"
+    a_file.write_bytes(b"")
+    with pytest.raises(InvalidRequestError) as caught:
+        client.download(details_with(), a_file)
+    assert caught.value.field == "directory" and "not a file" in str(caught.value)
+    with pytest.raises(InvalidRequestError) as caught:
+        client.download(details_with(), None)
+    assert caught.value.field == "directory"
+    with pytest.raises(InvalidRequestError, match="Track"):
+        client.download(["https://cdn.example/a.mp3"], tmp_path)
+
+
+# -- where downloads may come from -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("http://cdn.example/a.mp3", "must be https"),
+        ("https://127.0.0.1:9/a.mp3", "public address"),
+        ("https://localhost/a.mp3", "public address"),
+        ("https://[::1]/a.mp3", "public address"),
+        ("https://169.254.169.254/latest/meta-data", "public address"),
+        ("https://10.1.2.3/a.mp3", "public address"),
+        ("https://[::ffff:192.168.1.1]/a.mp3", "public address"),
+        ("file:///etc/passwd", "http(s) URL"),
+    ],
+)
+def test_private_addresses_and_plain_http_are_refused_before_any_request(
+    client, tmp_path, url, words
+):
+    track = Track(id="t1", title="T", audio_url=url)
+    with respx.mock(assert_all_called=False) as router:
+        anything = router.route().respond(200, content=MP3)
+        with pytest.raises(InvalidRequestError) as caught:
+            client.download(details_with(track), tmp_path)
+    assert words in str(caught.value) and caught.value.task_id == "task-1"
+    assert caught.value.field == "audioUrl"
+    assert anything.call_count == 0 and list(tmp_path.iterdir()) == []
+
+
+def test_a_host_that_does_not_resolve_is_a_connection_error(client, tmp_path):
+    track = Track(id="t1", title="T", audio_url="https://no-such-host.invalid/a.mp3")
+    with pytest.raises(APIConnectionError) as caught:
+        client.download(details_with(track), tmp_path)
+    assert caught.value.task_id == "task-1" and not caught.value.request_may_have_arrived
+
+
+FAKE_API = "http://fake.kie"
+
+
+def test_the_api_hosts_themselves_are_trusted(make_client, tmp_path):
+    """FakeKie serves its files from its own base URL, which the client already trusts."""
+    client = make_client(base_url=FAKE_API)
+    track = Track(id="t1", title="T", audio_url=f"{FAKE_API}/files/a.mp3")
+    with respx.mock() as router:
+        router.get(f"{FAKE_API}/files/a.mp3").respond(200, content=MP3)
+        (path,) = client.download(details_with(track), tmp_path)
+    assert path.read_bytes() == MP3
+
+
+def test_every_redirect_hop_is_checked(make_client, tmp_path):
+    client = make_client(base_url=FAKE_API)
+    track = Track(id="t1", title="T", audio_url=f"{FAKE_API}/files/a.mp3")
+    with respx.mock(assert_all_called=False) as router:
+        router.get(f"{FAKE_API}/files/a.mp3").respond(
+            302, headers={"location": "http://127.0.0.1:8080/admin"}
+        )
+        inner = router.get("http://127.0.0.1:8080/admin").respond(200, content=MP3)
+        with pytest.raises(InvalidRequestError, match="https"):
+            client.download(details_with(track), tmp_path)
+    assert inner.call_count == 0 and list(tmp_path.iterdir()) == []
+
+
+def test_redirects_are_followed_to_an_allowed_host(open_client, tmp_path):
+    track = Track(id="t1", title="T", audio_url="https://cdn.example/a.mp3")
+    with respx.mock() as router:
+        router.get("https://cdn.example/a.mp3").respond(302, headers={"location": "/b.mp3"})
+        router.get("https://cdn.example/b.mp3").respond(200, content=MP3)
+        (path,) = open_client.download(details_with(track), tmp_path)
+    assert path.read_bytes() == MP3
+
+
+def test_endless_redirects_end(open_client, tmp_path):
+    track = Track(id="t1", title="T", audio_url="https://cdn.example/a.mp3")
+    with respx.mock() as router:
+        loop = router.get("https://cdn.example/a.mp3").respond(302, headers={"location": "/a.mp3"})
+        with pytest.raises(APIError, match="redirects"):
+            open_client.download(details_with(track), tmp_path)
+    assert loop.call_count == 6

@@ -12,14 +12,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable, Generator, Iterable
+from collections.abc import Awaitable, Callable, Generator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
 
-from . import _jobs
+from . import _files, _jobs
 from ._clock import SYSTEM_CLOCK, Clock
 from ._core import (
     ClientCore,
@@ -27,14 +27,15 @@ from ._core import (
     Flow,
     Progress,
     Reply,
+    Resolve,
+    Resolved,
     Send,
     Sleep,
     bounded_timeout,
     failure_from,
-    safe_file_name,
 )
 from ._errors import ConfigurationError, KieError
-from ._models import CallbackEvent, InstrumentalTask, TaskDetails, Track
+from ._models import InstrumentalTask, TaskDetails
 from ._polling import PollSchedule
 from ._ratelimit import Limiter
 from .journal import Job, Journal
@@ -48,7 +49,6 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_RATE_LIMIT = (20, 10.0)
 _ERROR_BODY_LIMIT = 64 * 1024
 ProgressCallback = Callable[[TaskDetails], Any]
-Downloadable = TaskDetails | CallbackEvent | Iterable[Track]
 
 
 def _configure_logging() -> None:
@@ -100,52 +100,6 @@ def _make_core(
     )
 
 
-def _tracks_of(source: Downloadable) -> tuple[Track, ...]:
-    if isinstance(source, TaskDetails | CallbackEvent):
-        return source.tracks
-    return tuple(source)
-
-
-def _download_plan(
-    source: Downloadable, directory: str | os.PathLike[str]
-) -> list[tuple[str, Path]]:
-    """(url, destination) for each track with audio; unfinished tracks have none and are skipped."""
-    folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    taken: set[str] = set()
-    return [
-        (track.audio_url, folder / safe_file_name(track, taken))
-        for track in _tracks_of(source)
-        if track.audio_url
-    ]
-
-
-def _task_id_of(source: Downloadable) -> str | None:
-    return source.task_id if isinstance(source, TaskDetails | CallbackEvent) else None
-
-
-class _TempFile:
-    """A temporary file beside the destination, renamed into place only when complete."""
-
-    def __init__(self, dest: Path) -> None:
-        import tempfile  # downloads only
-
-        fd, name = tempfile.mkstemp(prefix=".part-", dir=dest.parent)
-        self.handle = os.fdopen(fd, "wb")
-        self.path = Path(name)
-        self.dest = dest
-
-    def __enter__(self) -> _TempFile:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
-        self.handle.close()
-        if exc_type is None:
-            os.replace(self.path, self.dest)
-        else:
-            self.path.unlink(missing_ok=True)
-
-
 def _reply(response: httpx.Response, content: bytes, started: float, clock: Clock) -> Reply:
     return Reply(response.status_code, response.headers, content, clock.monotonic() - started)
 
@@ -185,6 +139,7 @@ class KieClient(_BaseClient):
         rate_limit: tuple[int, float] | Limiter | None = DEFAULT_RATE_LIMIT,
         http_client: httpx.Client | None = None,
         validate_requests: bool = True,
+        allow_private_downloads: bool = False,
         clock: Clock | None = None,
         poll_schedule: PollSchedule | None = None,
     ) -> None:
@@ -199,6 +154,7 @@ class KieClient(_BaseClient):
             clock,
             poll_schedule,
         )
+        self._downloads = _files.DownloadPolicy.of(self._core, allow_private_downloads)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=self._core.timeout)
 
@@ -258,29 +214,33 @@ class KieClient(_BaseClient):
 
     def upload_file(
         self,
-        path: str | os.PathLike[str],
+        file: _files.UploadSource,
         *,
+        file_name: str | None = None,
         upload_path: str = "kie-instrumental",
         request_timeout: float | httpx.Timeout | None = None,
     ) -> str:
-        """Stream a local file to KIE's upload host; return its public URL (kept 3 days)."""
-        op = self._core.upload_operation(Path(path), upload_path)
+        """Stream a file (path, bytes or binary file object) to KIE's upload host; return its
+        public URL (kept 3 days). Stored under a new unique name unless `file_name` is given."""
+        op = _files.upload_operation(self._core, file, file_name=file_name, upload_path=upload_path)
         return self._run(self._core.call(op, request_timeout))
 
     def download(
         self,
-        source: Downloadable,
+        source: _files.Downloadable,
         directory: str | os.PathLike[str],
         *,
         request_timeout: float | httpx.Timeout | None = None,
     ) -> list[Path]:
-        """Save each track's audio into `directory` (streamed); return the paths."""
-        task_id = _task_id_of(source)
+        """Save each track's audio into `directory` (streamed) under new names; return them."""
+        task_id = _files.task_id_of(source)
         return [
             self._run(
-                self._core.call(self._core.download_operation(url, dest, task_id), request_timeout)
+                _files.download_flow(
+                    self._core, self._downloads, url, dest, task_id, request_timeout
+                )
             )
-            for url, dest in _download_plan(source, directory)
+            for url, dest in _files.download_plan(source, directory)
         ]
 
     def run_job(
@@ -346,7 +306,7 @@ class KieClient(_BaseClient):
             return self._drive(flow, on_progress)
 
     def _drive(self, flow: Flow[T], on_progress: ProgressCallback | None) -> T:
-        outcome: Reply | Failure | None = None
+        outcome: Reply | Failure | Resolved | None = None
         while True:
             try:
                 action = flow.send(outcome)
@@ -359,6 +319,8 @@ class KieClient(_BaseClient):
             elif isinstance(action, Progress):
                 if on_progress is not None:
                     on_progress(action.details)
+            elif isinstance(action, Resolve):
+                outcome = _files.resolve(action)
             else:
                 outcome = self._send(action)
 
@@ -372,9 +334,10 @@ class KieClient(_BaseClient):
                 with self._http.stream(**kwargs, timeout=action.timeout) as response:
                     if not response.is_success:
                         return _reply(response, response.read()[:_ERROR_BODY_LIMIT], started, clock)
-                    with _TempFile(action.stream_to) as part:
+                    with action.stream_to.receiving(response) as part:
                         for chunk in response.iter_bytes():
-                            part.handle.write(chunk)
+                            if not part.write(chunk):
+                                break
                     return _reply(response, b"", started, clock)
         except httpx.HTTPError as exc:
             return failure_from(exc, clock.monotonic() - started)
@@ -397,6 +360,7 @@ class AsyncKieClient(_BaseClient):
         rate_limit: tuple[int, float] | Limiter | None = DEFAULT_RATE_LIMIT,
         http_client: httpx.AsyncClient | None = None,
         validate_requests: bool = True,
+        allow_private_downloads: bool = False,
         clock: Clock | None = None,
         poll_schedule: PollSchedule | None = None,
     ) -> None:
@@ -411,6 +375,7 @@ class AsyncKieClient(_BaseClient):
             clock,
             poll_schedule,
         )
+        self._downloads = _files.DownloadPolicy.of(self._core, allow_private_downloads)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self._core.timeout)
 
@@ -469,29 +434,33 @@ class AsyncKieClient(_BaseClient):
 
     async def upload_file(
         self,
-        path: str | os.PathLike[str],
+        file: _files.UploadSource,
         *,
+        file_name: str | None = None,
         upload_path: str = "kie-instrumental",
         request_timeout: float | httpx.Timeout | None = None,
     ) -> str:
-        """Stream a local file to KIE's upload host; return its public URL (kept 3 days)."""
-        op = self._core.upload_operation(Path(path), upload_path)
+        """Stream a file (path, bytes or binary file object) to KIE's upload host; return its
+        public URL (kept 3 days). Stored under a new unique name unless `file_name` is given."""
+        op = _files.upload_operation(self._core, file, file_name=file_name, upload_path=upload_path)
         return await self._run(self._core.call(op, request_timeout))
 
     async def download(
         self,
-        source: Downloadable,
+        source: _files.Downloadable,
         directory: str | os.PathLike[str],
         *,
         request_timeout: float | httpx.Timeout | None = None,
     ) -> list[Path]:
-        """Save each track's audio into `directory` (streamed); return the paths."""
-        task_id = _task_id_of(source)
+        """Save each track's audio into `directory` (streamed) under new names; return them."""
+        task_id = _files.task_id_of(source)
         return [
             await self._run(
-                self._core.call(self._core.download_operation(url, dest, task_id), request_timeout)
+                _files.download_flow(
+                    self._core, self._downloads, url, dest, task_id, request_timeout
+                )
             )
-            for url, dest in _download_plan(source, directory)
+            for url, dest in _files.download_plan(source, directory)
         ]
 
     async def run_job(
@@ -554,7 +523,7 @@ class AsyncKieClient(_BaseClient):
             return await self._drive(flow, on_progress)
 
     async def _drive(self, flow: Flow[T], on_progress: Callable[[TaskDetails], Any] | None) -> T:
-        outcome: Reply | Failure | None = None
+        outcome: Reply | Failure | Resolved | None = None
         while True:
             try:
                 action = flow.send(outcome)
@@ -569,6 +538,8 @@ class AsyncKieClient(_BaseClient):
                     called = on_progress(action.details)
                     if isinstance(called, Awaitable):
                         await called
+            elif isinstance(action, Resolve):
+                outcome = await _files.aresolve(action)
             else:
                 outcome = await self._send(action)
 
@@ -583,9 +554,10 @@ class AsyncKieClient(_BaseClient):
                     if not response.is_success:
                         body = await response.aread()
                         return _reply(response, body[:_ERROR_BODY_LIMIT], started, clock)
-                    with _TempFile(action.stream_to) as part:
+                    with action.stream_to.receiving(response) as part:
                         async for chunk in response.aiter_bytes():
-                            part.handle.write(chunk)
+                            if not part.write(chunk):
+                                break
                     return _reply(response, b"", started, clock)
         except httpx.HTTPError as exc:
             return failure_from(exc, clock.monotonic() - started)

@@ -13,12 +13,9 @@ import contextlib
 import logging
 import math
 import random
-import re
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import AbstractContextManager
-from pathlib import Path
-from typing import Any, Generic, TypeVar, cast
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import attrs
 import httpx
@@ -58,11 +55,13 @@ from ._retry import RetryPolicy, may_have_created_task, should_retry
 from ._text import shown
 from ._version import __version__
 
+if TYPE_CHECKING:
+    from ._files import Sink
+
 logger = logging.getLogger("kie_instrumental")
 
 T = TypeVar("T")
 USER_AGENT = f"kie-instrumental/{__version__} (+python-httpx/{httpx.__version__})"
-_AUDIO_SUFFIXES = frozenset({".mp3", ".wav", ".m4a", ".flac", ".ogg", ".aac", ".opus"})
 
 
 # -- actions and what they produce -------------------------------------------------------------
@@ -74,7 +73,7 @@ class Send:
 
     open: Callable[[], AbstractContextManager[dict[str, Any]]]
     timeout: httpx.Timeout
-    stream_to: Path | None = None
+    stream_to: Sink | None = None
 
 
 @attrs.frozen
@@ -83,11 +82,26 @@ class Sleep:
 
 
 @attrs.frozen
+class Resolve:
+    """Look up every address of a host (downloads check them before connecting)."""
+
+    host: str
+    port: int
+    timeout: float
+
+
+@attrs.frozen
+class Resolved:
+    addresses: tuple[str, ...]
+    error: str | None = None
+
+
+@attrs.frozen
 class Progress:
     details: TaskDetails
 
 
-Action = Send | Sleep | Progress
+Action = Send | Sleep | Progress | Resolve
 
 
 @attrs.frozen
@@ -108,7 +122,7 @@ class Failure:
     elapsed: float
 
 
-Outcome = Reply | Failure | None
+Outcome = Reply | Failure | Resolved | None
 Flow = Generator[Action, Outcome, T]
 
 # A connection that was never made cannot have delivered the request.
@@ -139,7 +153,7 @@ class Operation(Generic[T]):
     creates_task: bool = False
     rate_limited: bool = True
     task_id: str | None = None
-    stream_to: Path | None = None
+    stream_to: Sink | None = None
 
 
 class _Secret:
@@ -300,49 +314,6 @@ class ClientCore:
             name="GET /api/v1/chat/credit",
             open=self._fixed(gen.get_credits._get_kwargs(), self.base_url),
             parse=_parse_credits,
-        )
-
-    def upload_operation(self, path: Path, upload_path: str) -> Operation[str]:
-        if not path.is_file():
-            raise InvalidRequestError(
-                f"upload_file: no such file: {path}", field="file", rule="exists"
-            )
-
-        @contextlib.contextmanager
-        def open_request() -> Iterator[dict[str, Any]]:
-            # A fresh handle per attempt: a retry must send the file from its first byte.
-            with path.open("rb") as handle:
-                body = gen.FileStreamUploadRequest(
-                    file=gen.File(payload=handle, file_name=path.name),
-                    upload_path=upload_path,
-                    file_name=path.name,
-                )
-                yield self._api_request(
-                    gen.upload_file_stream._get_kwargs(body=body), self.upload_base_url
-                )
-
-        return Operation(
-            name="POST /api/file-stream-upload",
-            open=open_request,
-            parse=_parse_upload,
-            rate_limited=False,  # another host, not api.kie.ai
-        )
-
-    def download_operation(self, url: str, dest: Path, task_id: str | None) -> Operation[Path]:
-        # Result files live on a CDN: never send the API key there.
-        kwargs = {
-            "method": "GET",
-            "url": url,
-            "headers": self._headers(False),
-            "follow_redirects": True,
-        }
-        return Operation(
-            name=f"GET {urlsplit(url).path or '/'} (download)",
-            open=lambda: contextlib.nullcontext(kwargs),
-            parse=lambda reply: _parse_download(reply, dest, task_id),
-            rate_limited=False,
-            task_id=task_id,
-            stream_to=dest,
         )
 
     # -- flows -------------------------------------------------------------------------------
@@ -614,50 +585,12 @@ def _parse_credits(reply: Reply) -> float:
     return credits
 
 
-def _parse_upload(reply: Reply) -> str:
-    envelope = _envelope(reply, "upload_file")
-    uploaded = _from_dict(gen.FileUploadResponse, envelope).data
-    if not isinstance(uploaded, gen.UploadedFile):
-        raise ShapeError("data.downloadUrl is missing")
-    return require_str(uploaded.download_url, "data.downloadUrl")
-
-
-def _parse_download(reply: Reply, dest: Path, task_id: str | None) -> Path:
-    if 200 <= reply.status <= 299:
-        return dest
-    # An error page from the file host: no envelope, so the HTTP status decides.
-    read_envelope(reply.status, reply.content, reply.headers, operation="download", task_id=task_id)
-    raise APIError(
-        f"download: unexpected HTTP {reply.status}",
-        code=reply.status,
-        http_status=reply.status,
-        task_id=task_id,
-    )
-
-
 def _from_dict(model: Any, envelope: dict[str, Any]) -> Any:
     """Generated from_dict, with its KeyError/TypeError turned into a ShapeError."""
     try:
         return model.from_dict(envelope)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ShapeError(f"{type(exc).__name__}: {exc}") from None
-
-
-def safe_file_name(track: Track, taken: set[str]) -> str:
-    """`<title>-<id><ext>` with only [A-Za-z0-9._-], unique within `taken`, never hidden."""
-
-    def slug(text: str | None) -> str:
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", text or "").strip("._")[:80]
-
-    suffix = Path(urlsplit(track.audio_url or "").path).suffix.lower()
-    suffix = suffix if suffix in _AUDIO_SUFFIXES else ".mp3"
-    stem = "-".join(part for part in (slug(track.title), slug(track.id)) if part) or "track"
-    name, n = f"{stem}{suffix}", 1
-    while name in taken:
-        n += 1
-        name = f"{stem}-{n}{suffix}"
-    taken.add(name)
-    return name
 
 
 def _log_attempt(
