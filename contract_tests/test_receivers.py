@@ -16,7 +16,7 @@ from _callbacks import SECRET, callback, signed
 from _records import record, suno_track
 from _support import API_KEY, ROOT
 from kie_instrumental import AsyncKieClient, CallbackEvent, ConfigurationError, KieClient
-from kie_instrumental.receivers import CALLBACK_PATH, starlette_app, wsgi_app
+from kie_instrumental.receivers import CALLBACK_PATH, MAX_BODY, starlette_app, wsgi_app
 from kie_instrumental.testing import FakeClock, FakeKie
 
 FIELDS = {
@@ -220,3 +220,51 @@ def test_an_empty_secret_refuses_to_start(kind, secret):
 def test_the_readme_shows_the_files_the_tests_import(kind):
     readme = (ROOT / "README.md").read_text()
     assert EXAMPLES[kind].read_text().strip() in readme
+
+
+class RecordingStream:
+    """A wsgi.input that counts what the app read from it."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.read_bytes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        size = len(self.data) - self.read_bytes if size < 0 else size
+        chunk = self.data[self.read_bytes : self.read_bytes + size]
+        self.read_bytes += len(chunk)
+        return chunk
+
+
+def call_wsgi(app: Any, body: bytes, headers: dict[str, str], **environ: Any) -> tuple[str, Any]:
+    stream = RecordingStream(body)
+    env = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": CALLBACK_PATH,
+        "QUERY_STRING": "",
+        "wsgi.input": stream,
+        **{"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()},
+        **environ,
+    }
+    statuses: list[str] = []
+    payload = b"".join(app(env, lambda status, headers: statuses.append(status)))
+    return statuses[0], (json.loads(payload), stream.read_bytes)
+
+
+def test_a_wsgi_body_is_bounded_before_anything_else_whatever_its_framing():
+    handled: list[CallbackEvent] = []
+    app = wsgi_app(SECRET, handled.append)
+    body, headers = signed(callback("complete"))
+    huge = b"x" * (MAX_BODY * 3)
+    # A declared length above the limit: refused unread, before the signature is looked at.
+    status, (answer, read) = call_wsgi(app, huge, {}, CONTENT_LENGTH=str(len(huge)))
+    assert status.startswith("413") and read == 0, answer
+    # No length, the server marks the stream's end (gunicorn, chunked): read up to the limit.
+    status, (answer, read) = call_wsgi(app, huge, headers, **{"wsgi.input_terminated": True})
+    assert status.startswith("413") and read <= MAX_BODY + 64 * 1024
+    status, (answer, read) = call_wsgi(app, body, headers, **{"wsgi.input_terminated": True})
+    assert status.startswith("200") and answer == {"detail": "ok"}
+    # A length that lies low: only that many bytes are read.
+    status, (answer, read) = call_wsgi(app, body + huge, headers, CONTENT_LENGTH=str(len(body)))
+    assert answer == {"detail": "duplicate"} and read == len(body)
+    assert len(handled) == 1
