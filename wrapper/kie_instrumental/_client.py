@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 from collections.abc import Awaitable, Callable, Generator
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 import httpx
 
@@ -34,7 +35,7 @@ from ._core import (
     bounded_timeout,
     failure_from,
 )
-from ._errors import ConfigurationError, KieError
+from ._errors import ClientClosedError, ConfigurationError, KieError
 from ._models import InstrumentalTask, TaskDetails
 from ._polling import PollSchedule
 from ._ratelimit import Limiter
@@ -73,31 +74,104 @@ def _make_core(
     validate_requests: bool,
     clock: Clock | None,
     poll_schedule: PollSchedule | None,
+    http_client: object = None,
+    http_client_type: type = httpx.Client,
 ) -> ClientCore:
-    key = api_key if api_key is not None else os.environ.get("KIE_API_KEY", "")
-    if not key.strip():
-        raise ConfigurationError(
-            "no API key: pass api_key=... or set the KIE_API_KEY environment variable"
-        )
+    """Every configuration check, in one place: a bad argument is a ConfigurationError that
+    names it, raised before anything is sent."""
+    key = _checked_key(api_key)
     base = base_url or os.environ.get("KIE_BASE_URL") or DEFAULT_BASE_URL
     upload = upload_base_url or os.environ.get("KIE_UPLOAD_BASE_URL") or DEFAULT_UPLOAD_BASE_URL
     for name, url in (("base_url", base), ("upload_base_url", upload)):
-        if not url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"{name} must be an http(s) URL, got {url!r}")
-    if max_retries < 0:
-        raise ConfigurationError(f"max_retries must be >= 0, got {max_retries}")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            shown = repr(url[:200]) if isinstance(url, str) else f"a {type(url).__name__}"
+            raise ConfigurationError(f"{name} must be an http(s) URL, got {shown}")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigurationError(f"max_retries must be an integer >= 0, got {_shown(max_retries)}")
+    if not isinstance(validate_requests, bool):
+        raise ConfigurationError(
+            f"validate_requests must be True or False, got {_shown(validate_requests)}"
+        )
+    if http_client is not None:
+        if not isinstance(http_client, http_client_type):
+            raise ConfigurationError(
+                f"http_client must be an {http_client_type.__module__}.{http_client_type.__name__}"
+                f", got {_shown(http_client)}"
+            )
+        if getattr(http_client, "is_closed", False):
+            raise ConfigurationError("http_client is already closed")
+    limits = _checked_rate_limit(rate_limit)
     _configure_logging()
     return ClientCore(
-        api_key=key.strip(),
+        api_key=key,
         base_url=base,
         upload_base_url=upload,
         timeout=bounded_timeout(timeout),
         max_retries=max_retries,
-        rate_limit=rate_limit,
+        rate_limit=limits,
         validate_requests=validate_requests,
         clock=clock or SYSTEM_CLOCK,
         poll_schedule=poll_schedule or PollSchedule(),
     )
+
+
+def _checked_key(api_key: object) -> str:
+    """The key, stripped. One that an HTTP header cannot carry is refused without showing it
+    (httpx would echo it in its errors, and logs would carry it)."""
+    source = "api_key" if api_key is not None else "KIE_API_KEY"
+    key = api_key if api_key is not None else os.environ.get("KIE_API_KEY", "")
+    if not isinstance(key, str):
+        raise ConfigurationError(f"api_key must be a string, got a {type(key).__name__}")
+    key = key.strip()
+    if not key:
+        raise ConfigurationError(
+            "no API key: pass api_key=... or set the KIE_API_KEY environment variable"
+        )
+    for position, char in enumerate(key):
+        if not "!" <= char <= "~":  # visible ASCII: what a bearer token is made of
+            kind = (
+                "a space"
+                if char == " "
+                else ("a non-ASCII character" if ord(char) > 127 else "a control character")
+            )
+            raise ConfigurationError(
+                f"{source} contains {kind} at position {position} (CR, LF, NUL, spaces and "
+                "non-ASCII characters cannot be sent in a header); the key is not shown"
+            )
+    return key
+
+
+def _checked_rate_limit(rate_limit: object) -> tuple[int, float] | Limiter | None:
+    """None, a limiter object, or (requests >= 1 as an integer, seconds > 0 and finite)."""
+    if rate_limit is None:
+        return None
+    if callable(getattr(rate_limit, "reserve", None)) and callable(
+        getattr(rate_limit, "back_off", None)
+    ):
+        return cast(Limiter, rate_limit)
+    rule = "rate_limit must be (requests, seconds) with an integer >= 1 and a finite number > 0"
+    if not isinstance(rate_limit, tuple | list) or len(rate_limit) != 2:
+        raise ConfigurationError(f"{rule}, a limiter or None, got {_shown(rate_limit)}")
+    limit, period = rate_limit
+    limit_ok = isinstance(limit, int) and not isinstance(limit, bool) and limit >= 1
+    period_ok = (
+        isinstance(period, int | float)
+        and not isinstance(period, bool)
+        and math.isfinite(period)
+        and period > 0
+    )
+    if not (limit_ok and period_ok):
+        raise ConfigurationError(f"{rule}, got {_shown(rate_limit)}")
+    return (limit, float(period))
+
+
+def _shown(value: object) -> str:
+    """A configuration value in an error: short, and only simple types are shown."""
+    if isinstance(value, bool | int | float) or value is None:
+        return repr(value)[:50]
+    if isinstance(value, tuple | list) and len(value) <= 4:
+        return "(" + ", ".join(_shown(item) for item in value) + ")"
+    return f"a {type(value).__name__}"
 
 
 def _reply(response: httpx.Response, content: bytes, started: float, clock: Clock) -> Reply:
@@ -107,6 +181,18 @@ def _reply(response: httpx.Response, content: bytes, started: float, clock: Cloc
 class _BaseClient:
     _core: ClientCore
     _owns_http: bool
+    _closed = False
+
+    def _check_open(self, http: httpx.Client | httpx.AsyncClient) -> None:
+        if self._closed:
+            raise ClientClosedError(
+                f"this {type(self).__name__} is closed: create a new one (or use it inside "
+                "its `with` block)"
+            )
+        if http.is_closed:
+            raise ClientClosedError(
+                f"the http_client given to this {type(self).__name__} was closed"
+            )
 
     def __repr__(self) -> str:
         return (
@@ -153,6 +239,8 @@ class KieClient(_BaseClient):
             validate_requests,
             clock,
             poll_schedule,
+            http_client,
+            httpx.Client,
         )
         self._downloads = _files.DownloadPolicy.of(self._core, allow_private_downloads)
         self._owns_http = http_client is None
@@ -284,7 +372,9 @@ class KieClient(_BaseClient):
                 reply, error = None, exc
 
     def close(self) -> None:
-        """Close the HTTP client if this client created it (an injected one is left open)."""
+        """Close the HTTP client if this client created it (an injected one is left open).
+        Any later call raises ClientClosedError."""
+        self._closed = True
         if self._owns_http:
             self._http.close()
 
@@ -302,6 +392,7 @@ class KieClient(_BaseClient):
     # -- the driver ----------------------------------------------------------------------------
 
     def _run(self, flow: Flow[T], on_progress: ProgressCallback | None = None) -> T:
+        self._check_open(self._http)
         with contextlib.closing(flow):  # an interrupted flow gives back what it holds
             return self._drive(flow, on_progress)
 
@@ -374,6 +465,8 @@ class AsyncKieClient(_BaseClient):
             validate_requests,
             clock,
             poll_schedule,
+            http_client,
+            httpx.AsyncClient,
         )
         self._downloads = _files.DownloadPolicy.of(self._core, allow_private_downloads)
         self._owns_http = http_client is None
@@ -501,7 +594,9 @@ class AsyncKieClient(_BaseClient):
                 reply, error = None, exc
 
     async def close(self) -> None:
-        """Close the HTTP client if this client created it (an injected one is left open)."""
+        """Close the HTTP client if this client created it (an injected one is left open).
+        Any later call raises ClientClosedError."""
+        self._closed = True
         if self._owns_http:
             await self._http.aclose()
 
@@ -519,6 +614,7 @@ class AsyncKieClient(_BaseClient):
     async def _run(
         self, flow: Flow[T], on_progress: Callable[[TaskDetails], Any] | None = None
     ) -> T:
+        self._check_open(self._http)
         with contextlib.closing(flow):  # a cancelled flow gives back what it holds
             return await self._drive(flow, on_progress)
 

@@ -1,7 +1,8 @@
 """The exception tree. Every failure a user can meet is one of these.
 
 KieError                        task_id: str | None (set whenever a task id is known)
- ├── ConfigurationError         no API key, bad base URL: raised before any request
+ ├── ConfigurationError         a bad argument of the client (named): before any request
+ │    └── ClientClosedError     a call on a closed client
  ├── APIError                   code (body code, else HTTP status), msg, http_status
  │    ├── InvalidRequestError   400, 413, 422, 451; client-side validation (field, rule)
  │    ├── AuthenticationError   401
@@ -36,6 +37,7 @@ __all__ = [
     "APIError",
     "APITimeoutError",
     "AuthenticationError",
+    "ClientClosedError",
     "ConfigurationError",
     "InsufficientCreditsError",
     "InvalidRequestError",
@@ -86,6 +88,10 @@ def _rebuild(cls: type[KieError], args: tuple[Any, ...], state: dict[str, Any]) 
 
 class ConfigurationError(KieError):
     """The client cannot be used as configured (for example, no API key)."""
+
+
+class ClientClosedError(ConfigurationError):
+    """The client (or the http_client given to it) was closed; nothing was sent."""
 
 
 class APIError(KieError):
