@@ -196,5 +196,5 @@ def test_the_limiter_counts_against_the_api_host_only(make_client, clock, tmp_pa
 
 
 def test_the_limit_value_is_checked() -> None:
-    with pytest.raises(ConfigurationError, match="^rate_limit"):
+    with pytest.raises(ConfigurationError, match=r"^rate_limit"):
         KieClient(API_KEY, rate_limit=(0, 10.0))
