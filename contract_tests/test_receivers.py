@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import subprocess
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -268,3 +270,34 @@ def test_a_wsgi_body_is_bounded_before_anything_else_whatever_its_framing():
     status, (answer, read) = call_wsgi(app, body + huge, headers, CONTENT_LENGTH=str(len(body)))
     assert answer == {"detail": "duplicate"} and read == len(body)
     assert len(handled) == 1
+
+
+def test_the_receivers_need_only_their_framework():
+    """The `starlette` extra carries Starlette alone: the receivers work with the fake server's
+    other packages (uvicorn, python-multipart) impossible to import."""
+    script = """
+import asyncio, sys, httpx
+class Absent:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("uvicorn", "multipart", "python_multipart"):
+            raise ModuleNotFoundError(name + " is not installed", name=name)
+sys.meta_path.insert(0, Absent())
+sys.path.insert(0, sys.argv[1])
+from _callbacks import SECRET, callback, signed
+from kie_instrumental.receivers import CALLBACK_PATH, starlette_app, wsgi_app
+body, headers = signed(callback("complete"))
+async def post():
+    transport = httpx.ASGITransport(app=starlette_app(SECRET, print))
+    async with httpx.AsyncClient(transport=transport, base_url="http://r") as http:
+        return (await http.post(CALLBACK_PATH, content=body, headers=headers)).status_code
+wsgi = httpx.Client(transport=httpx.WSGITransport(app=wsgi_app(SECRET, print)), base_url="http://r")
+print(asyncio.run(post()), wsgi.post(CALLBACK_PATH, content=body, headers=headers).status_code)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT / "contract_tests")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["200", "200"]
