@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup generate check-generated lint typecheck test test-crash demo bench bench-ratelimit hostile-big wheel clean
+.PHONY: setup generate check-generated lint typecheck test test-crash demo bench bench-ratelimit bench-shared hostile-big wheel clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,12 @@ test-crash: $(STAMP) ## the full SIGKILL matrix: each crash point x SQLite/Redis
 demo: $(STAMP) ## the whole flow against the embedded fake server: no key, no network
 	$(BIN)/kie-instrumental demo
 
-bench: $(STAMP) ## benchmarks; writes bench/results.json
+bench: $(STAMP) ## benchmarks; writes bench/results.json and bench/results-shared.json
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.shared
+
+bench-shared: $(STAMP) ## 4 processes x 50 creates through one Redis budget; wait() lag with callbacks (3 min)
+	$(BIN)/python -m bench.shared
 
 bench-ratelimit: $(STAMP) ## 50 concurrent creates against FakeKie at 20/10 s: HTTP 429s counted (minutes)
 	$(BIN)/python -m bench.ratelimit --runs 3 --creates 50

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 
 import kie_instrumental
-from kie_instrumental import journal, receivers, redis_backend, testing, webhooks
+from kie_instrumental import journal, notify, receivers, redis_backend, testing, webhooks
 
 PUBLIC = {
     "APIConnectionError",
@@ -79,7 +79,13 @@ def test_submodule_surfaces_are_pinned():
         "signed_callback",
     }
     assert set(receivers.__all__) == {"CALLBACK_PATH", "MAX_BODY", "starlette_app", "wsgi_app"}
-    assert set(redis_backend.__all__) == {"RedisDedupStore", "RedisJournal", "RedisRateLimit"}
+    assert set(redis_backend.__all__) == {
+        "RedisDedupStore",
+        "RedisJournal",
+        "RedisNotifier",
+        "RedisRateLimit",
+    }
+    assert set(notify.__all__) == {"DEFAULT_SAFETY_POLL", "LocalNotifier", "Notifier", "wakes"}
     assert set(journal.__all__) == {
         "FINISHED",
         "JOB_KEY_PARAM",
@@ -91,7 +97,7 @@ def test_submodule_surfaces_are_pinned():
         "record_callback",
         "with_job_key",
     }
-    for module in (webhooks, testing, receivers, redis_backend, journal):
+    for module in (webhooks, testing, receivers, redis_backend, journal, notify):
         for name in module.__all__:
             assert getattr(module, name) is not None
 

@@ -40,6 +40,7 @@ from ._models import InstrumentalTask, TaskDetails
 from ._polling import PollSchedule
 from ._ratelimit import Limiter
 from .journal import Job, Journal
+from .notify import Notifier
 
 __all__ = ["AsyncKieClient", "KieClient"]
 
@@ -212,6 +213,8 @@ class KieClient(_BaseClient):
     to switch it off. http_client: used and left open.
     validate_requests: check requests against the spec before sending (on by default).
     clock, poll_schedule: test switches (see kie_instrumental.testing.FakeClock).
+    notifier: wait() wakes on the verified callbacks your receiver publishes to it and polls
+    only as a slow safety net (see kie_instrumental.notify).
     """
 
     def __init__(
@@ -228,6 +231,7 @@ class KieClient(_BaseClient):
         allow_private_downloads: bool = False,
         clock: Clock | None = None,
         poll_schedule: PollSchedule | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self._core = _make_core(
             api_key,
@@ -243,6 +247,7 @@ class KieClient(_BaseClient):
             httpx.Client,
         )
         self._downloads = _files.DownloadPolicy.of(self._core, allow_private_downloads)
+        self._core.notifier = notifier
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=self._core.timeout)
 
@@ -406,7 +411,10 @@ class KieClient(_BaseClient):
                 return result
             outcome = None
             if isinstance(action, Sleep):
-                self._core.clock.sleep(action.seconds)
+                if action.wake_on is not None and self._core.notifier is not None:
+                    self._core.notifier.wait(action.wake_on, action.seconds)
+                else:
+                    self._core.clock.sleep(action.seconds)
             elif isinstance(action, Progress):
                 if on_progress is not None:
                     on_progress(action.details)
@@ -454,6 +462,7 @@ class AsyncKieClient(_BaseClient):
         allow_private_downloads: bool = False,
         clock: Clock | None = None,
         poll_schedule: PollSchedule | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self._core = _make_core(
             api_key,
@@ -469,6 +478,7 @@ class AsyncKieClient(_BaseClient):
             httpx.AsyncClient,
         )
         self._downloads = _files.DownloadPolicy.of(self._core, allow_private_downloads)
+        self._core.notifier = notifier
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self._core.timeout)
 
@@ -628,7 +638,10 @@ class AsyncKieClient(_BaseClient):
                 return result
             outcome = None
             if isinstance(action, Sleep):
-                await self._core.clock.asleep(action.seconds)
+                if action.wake_on is not None and self._core.notifier is not None:
+                    await self._core.notifier.await_(action.wake_on, action.seconds)
+                else:
+                    await self._core.clock.asleep(action.seconds)
             elif isinstance(action, Progress):
                 if on_progress is not None:
                     called = on_progress(action.details)

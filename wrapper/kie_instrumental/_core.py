@@ -54,6 +54,7 @@ from ._responses import read_envelope
 from ._retry import RetryPolicy, may_have_created_task, should_retry
 from ._text import shown
 from ._version import __version__
+from .notify import Notifier
 
 if TYPE_CHECKING:
     from ._files import Sink
@@ -79,6 +80,7 @@ class Send:
 @attrs.frozen
 class Sleep:
     seconds: float
+    wake_on: str | None = None  # a task id: the client's notifier may end the sleep early
 
 
 @attrs.frozen
@@ -238,6 +240,7 @@ class ClientCore:
         validate_requests: bool,
         clock: Clock,
         poll_schedule: PollSchedule,
+        notifier: Notifier | None = None,
     ) -> None:
         self._api_key = _Secret(api_key)
         self.base_url = base_url.rstrip("/")
@@ -250,6 +253,7 @@ class ClientCore:
         )
         self.validate_requests = validate_requests
         self.poll_schedule = poll_schedule
+        self.notifier = notifier
         self._rng = random.Random()  # jitter only  # noqa: S311
 
     # -- building requests -----------------------------------------------------------------
@@ -407,7 +411,11 @@ class ClientCore:
             left = deadline - self.clock.monotonic()
             if left <= 0:
                 raise poll.timed_out(seconds)
-            yield Sleep(min(poll.next_delay, left))
+            if self.notifier is None:
+                yield Sleep(min(poll.next_delay, left))
+            else:  # callbacks expected: they wake us; polling is the slow safety net
+                delay = max(poll.next_delay, self.notifier.safety_poll)
+                yield Sleep(min(delay, left), wake_on=task_id)
 
     def _poll(
         self, op: Operation[TaskDetails], poll: _TaskPoll, timeout: httpx.Timeout, deadline: float

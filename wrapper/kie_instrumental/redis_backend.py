@@ -5,6 +5,8 @@
 - `RedisDedupStore`: the store of a `webhooks.Deduplicator`, so a callback delivered to two
   receiver replicas runs its handler once.
 - `RedisJournal`: a `journal.Journal` for many machines (`client.run_job`, `client.resume`).
+- `RedisNotifier`: a `notify.Notifier`: a callback received by any process wakes `wait()` in
+  any process.
 
 Windows are measured on the Redis server's clock (`TIME` inside the Lua scripts), never on the
 clients', whose clocks drift between machines. The core never imports this module.
@@ -26,9 +28,10 @@ from ._clock import SystemClock
 from ._errors import RateLimitError
 from ._ratelimit import Kind, RateLimiter
 from .journal import FINISHED, Job
+from .notify import DEFAULT_SAFETY_POLL, LocalNotifier, wakes
 from .webhooks import Claim
 
-__all__ = ["RedisDedupStore", "RedisJournal", "RedisRateLimit"]
+__all__ = ["RedisDedupStore", "RedisJournal", "RedisNotifier", "RedisRateLimit"]
 
 log = logging.getLogger("kie_instrumental.redis")
 
@@ -357,3 +360,103 @@ return 1
 
     def __repr__(self) -> str:
         return f"RedisJournal(prefix={self.prefix!r})"
+
+
+class RedisNotifier(LocalNotifier):
+    """A `notify.Notifier` through Redis: a receiver in any process publishes, waiters in any
+    process wake. Each process listens on one pub/sub channel (`<prefix>:callbacks`, a
+    redis-py listener thread started on the first wait); the last waking callback of each task
+    is also kept for `keep` seconds, so a wait that starts after its callback still sees it.
+    Redis unreachable: waits fall back to the safety-net polling, with one warning."""
+
+    def __init__(
+        self,
+        redis_or_url: str | redis.Redis,
+        *,
+        prefix: str = "kie",
+        safety_poll: float = DEFAULT_SAFETY_POLL,
+        keep: float = 3600.0,
+        redis_timeout: float = 1.0,
+    ) -> None:
+        super().__init__(safety_poll=safety_poll)
+        self._redis = _connect(redis_or_url, redis_timeout)
+        self.prefix = prefix
+        self.channel = f"{prefix}:callbacks"
+        self._keep = keep
+        self._listener: Any = None
+        self._checked: set[str] = set()
+        self._warned = False
+        self._listener_lock = threading.Lock()
+
+    def _key(self, task_id: str) -> str:
+        return f"{self.prefix}:callback:{task_id}"
+
+    def publish(self, task_id: str, stage: str) -> None:
+        if not wakes(stage):
+            return
+        try:
+            with self._redis.pipeline() as pipe:
+                pipe.set(self._key(task_id), stage, px=int(self._keep * 1000))
+                pipe.publish(self.channel, task_id)
+                pipe.execute()
+        except redis.RedisError as exc:
+            self._unreachable(exc)
+            super().publish(task_id, stage)  # this process's waiters at least
+
+    def _deliver(self, message: dict[str, Any]) -> None:
+        data = message["data"]
+        super().publish(data.decode() if isinstance(data, bytes) else str(data), "complete")
+
+    def _listening(self) -> None:
+        with self._listener_lock:
+            if self._listener is not None and self._listener.is_alive():
+                return
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            pubsub.subscribe(**{self.channel: self._deliver})
+            self._listener = pubsub.run_in_thread(
+                sleep_time=1.0, daemon=True, exception_handler=self._listener_failed
+            )
+
+    def _listener_failed(self, exc: BaseException, pubsub: Any, thread: Any) -> None:
+        thread.stop()  # the next wait subscribes again
+        if isinstance(exc, redis.RedisError):
+            self._unreachable(exc)
+
+    def _arrived_before(self, task_id: str) -> bool:
+        """Once per task in this process: was its callback published before we listened?"""
+        if task_id in self._checked:
+            return False
+        if len(self._checked) > 100_000:
+            self._checked.clear()
+        self._checked.add(task_id)
+        return bool(self._redis.exists(self._key(task_id)))
+
+    def _ready(self, task_id: str) -> bool:
+        try:
+            self._listening()
+            return self._arrived_before(task_id)
+        except redis.RedisError as exc:
+            self._unreachable(exc)
+            return False
+
+    def _unreachable(self, exc: redis.RedisError) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "Redis unreachable (%s): callbacks cannot wake waiters; polling every %g s",
+                type(exc).__name__,
+                self.safety_poll,
+            )
+
+    def wait(self, task_id: str, timeout: float) -> bool:
+        return self._ready(task_id) or super().wait(task_id, timeout)
+
+    async def await_(self, task_id: str, timeout: float) -> bool:
+        return self._ready(task_id) or await super().await_(task_id, timeout)
+
+    def close(self) -> None:
+        """Stop listening (the thread is a daemon: closing is optional)."""
+        with self._listener_lock:
+            if self._listener is not None:
+                self._listener.stop()
+                self._listener = None
