@@ -78,7 +78,13 @@ def run_and_die(
     job_key: str,
 ) -> None:
     journal = KillAt(open_journal(spec), point)
-    with KieClient(api_key, base_url=base_url, poll_schedule=FAST_POLLS, rate_limit=None) as kie:
+    with KieClient(
+        api_key,
+        base_url=base_url,
+        poll_schedule=FAST_POLLS,
+        allow_private_downloads=True,
+        rate_limit=None,
+    ) as kie:
         kie.run_job(
             journal,
             job_key=job_key,
@@ -93,5 +99,11 @@ def run_and_die(
 
 
 def resume_in_process(spec: Sequence[str], base_url: str, api_key: str, download_to: str) -> None:
-    with KieClient(api_key, base_url=base_url, poll_schedule=FAST_POLLS, rate_limit=None) as kie:
+    with KieClient(
+        api_key,
+        base_url=base_url,
+        poll_schedule=FAST_POLLS,
+        allow_private_downloads=True,
+        rate_limit=None,
+    ) as kie:
         kie.resume(open_journal(spec), download_to=download_to, timeout=30)

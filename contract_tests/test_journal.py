@@ -102,13 +102,18 @@ def test_run_job_journals_every_step(
     journal.transition = spy  # type: ignore[method-assign]
     kwargs = {"job_key": "job-1", "download_to": tmp_path, "timeout": 30, **FIELDS}
     if flavour == "sync":
-        with KieClient(fake.api_key, base_url=base_url, poll_schedule=FAST_POLLS) as kie:
+        with KieClient(
+            fake.api_key, base_url=base_url, poll_schedule=FAST_POLLS, allow_private_downloads=True
+        ) as kie:
             job = kie.run_job(journal, **kwargs)
     else:
 
         async def run() -> Any:
             async with AsyncKieClient(
-                fake.api_key, base_url=base_url, poll_schedule=FAST_POLLS
+                fake.api_key,
+                base_url=base_url,
+                poll_schedule=FAST_POLLS,
+                allow_private_downloads=True,
             ) as kie:
                 return await kie.run_job(journal, **kwargs)
 
@@ -154,7 +159,9 @@ def test_a_callback_resolves_an_unknown_job_which_resume_finishes(
     journal: Journal, fake_url: tuple[FakeKie, str], tmp_path: Path
 ) -> None:
     fake, base_url = fake_url
-    with KieClient(fake.api_key, base_url=base_url, poll_schedule=FAST_POLLS) as kie:
+    with KieClient(
+        fake.api_key, base_url=base_url, poll_schedule=FAST_POLLS, allow_private_downloads=True
+    ) as kie:
         task = kie.add_instrumental(**FIELDS)  # stands for a create whose answer was lost
         journal.begin("job-1", FIELDS)
         journal.transition("job-1", ("pending",), "unknown")

@@ -118,11 +118,15 @@ def _until(condition: object, seconds: float = 20) -> None:
 def _resume(flavour: str, spec: tuple[str, ...], base_url: str, key: str, out: Path) -> list[Job]:
     journal = open_journal(spec)
     if flavour == "sync":
-        with KieClient(key, base_url=base_url, poll_schedule=FAST_POLLS) as client:
+        with KieClient(
+            key, base_url=base_url, poll_schedule=FAST_POLLS, allow_private_downloads=True
+        ) as client:
             return client.resume(journal, download_to=out, timeout=30)
 
     async def run() -> list[Job]:
-        async with AsyncKieClient(key, base_url=base_url, poll_schedule=FAST_POLLS) as client:
+        async with AsyncKieClient(
+            key, base_url=base_url, poll_schedule=FAST_POLLS, allow_private_downloads=True
+        ) as client:
             return await client.resume(journal, download_to=out, timeout=30)
 
     return asyncio.run(run())
