@@ -5,6 +5,7 @@ Sync and async alike (the `client` fixture runs each test with both)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import re
@@ -507,3 +508,60 @@ def test_endless_redirects_end(open_client, tmp_path):
         with pytest.raises(APIError, match="redirects"):
             open_client.download(details_with(track), tmp_path)
     assert loop.call_count == 6
+
+
+# -- the whole flow against FakeKie on a real port ------------------------------------------------
+
+
+@pytest.fixture(params=["sync", "async"])
+def on_fake(request):
+    """on_fake(steps) runs steps(call) with a real client against FakeKie on a loopback port;
+    call(name, *args, **kwargs) calls the client's method, awaited for the async client."""
+    from kie_instrumental import AsyncKieClient, KieClient
+    from kie_instrumental.testing import FakeKie
+
+    def run(steps):
+        fake = FakeKie(callbacks="off", audio_seconds=0.5)
+        with fake.serve() as api:
+            options = {"base_url": api, "upload_base_url": api, "rate_limit": None}
+            if request.param == "sync":
+                with KieClient(fake.api_key, **options) as client:
+                    return steps(lambda name, *a, **k: getattr(client, name)(*a, **k))
+
+            async def scenario():
+                async with AsyncKieClient(fake.api_key, **options) as client:
+                    loop = asyncio.get_running_loop()
+
+                    def call(name, *a, **k):
+                        # The steps run in a worker thread; the client stays on this loop.
+                        method = getattr(client, name)
+                        return asyncio.run_coroutine_threadsafe(method(*a, **k), loop).result()
+
+                    return await asyncio.to_thread(steps, call)
+
+            return asyncio.run(scenario())
+
+    return run
+
+
+def test_uploads_and_downloads_on_a_real_port(on_fake, tmp_path):
+    for owner in ("alice", "bob"):
+        (tmp_path / owner).mkdir()
+        (tmp_path / owner / "vocals.wav").write_bytes(f"RIFF-{owner}".encode())
+
+    def steps(call):
+        urls = [call("upload_file", tmp_path / owner / "vocals.wav") for owner in ("alice", "bob")]
+        urls.append(call("upload_file", io.BytesIO(b"RIFF-memory"), file_name="my take é.wav"))
+        served = [httpx.get(url).content for url in urls]
+        task = call("add_instrumental", upload_url=urls[2], **CREATE_FIELDS)
+        details = call("wait", task.task_id, timeout=30, request_timeout=5)
+        first = call("download", details, tmp_path / "out")
+        again = call("download", details, tmp_path / "out")
+        return urls, served, first, again
+
+    urls, served, first, again = on_fake(steps)
+    assert urls[0] != urls[1] and served == [b"RIFF-alice", b"RIFF-bob", b"RIFF-memory"]
+    assert urls[2].endswith("/my%20take%20%C3%A9.wav")
+    assert len(first) == 2 and all(p.read_bytes().startswith(b"RIFF") for p in first)
+    assert [p.name for p in again] == [f"{p.stem}-2{p.suffix}" for p in first]  # no overwrite
+    assert len(list((tmp_path / "out").iterdir())) == 4

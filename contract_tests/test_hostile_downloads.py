@@ -1,0 +1,166 @@
+"""Downloads against a hostile server on loopback: refused addresses and redirects, answers
+that are not audio, empty or cut by a closed connection. Nothing but complete audio is ever
+saved, and each failure carries the task id. Sync and async alike."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _hostile import HostileServer, Reply
+from kie_instrumental import (
+    APIConnectionError,
+    APIError,
+    AsyncKieClient,
+    InvalidRequestError,
+    KieClient,
+    KieError,
+    TaskDetails,
+    TaskStatus,
+    Track,
+)
+from kie_instrumental.testing import FakeClock
+
+MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 64
+AUDIO = {"Content-Type": "audio/mpeg"}
+
+
+@pytest.fixture
+def server():
+    with HostileServer() as running:
+        yield running
+
+
+@pytest.fixture(params=["sync", "async"])
+def download(request):
+    """download(url, directory, **client_options) -> paths, through a real client."""
+
+    def run(url: str, directory: Path, **options: Any) -> list[Path]:
+        options = {"api_key": "k", "rate_limit": None, "clock": FakeClock(), **options}
+        details = TaskDetails(
+            task_id="task-9",
+            status=TaskStatus.SUCCESS,
+            tracks=(Track(id="t1", title="Song", audio_url=url),),
+        )
+        if request.param == "sync":
+            with KieClient(**options) as client:
+                return client.download(details, directory, request_timeout=5)
+
+        async def scenario() -> list[Path]:
+            async with AsyncKieClient(**options) as client:
+                return await client.download(details, directory, request_timeout=5)
+
+        return asyncio.run(scenario())
+
+    return run
+
+
+def refused(run, *args: Any, error: type[KieError] = APIError, **options: Any) -> KieError:
+    with pytest.raises(error) as caught:
+        run(*args, **options)
+    assert caught.value.task_id == "task-9"
+    return caught.value
+
+
+def test_a_loopback_server_is_refused_by_default(server, download, tmp_path):
+    server.script("GET", "/x.mp3", Reply(200, body=MP3, headers=AUDIO))
+    https = server.url.replace("http://", "https://") + "/x.mp3"
+    for url, words in ((server.url_for("/x.mp3"), "https"), (https, "public address")):
+        assert words in str(refused(download, url, tmp_path, error=InvalidRequestError))
+    assert server.count() == 0 and list(tmp_path.iterdir()) == []
+
+
+def test_the_switch_allows_it(server, download, tmp_path):
+    server.script("GET", "/x.mp3", Reply(200, body=MP3, headers=AUDIO))
+    (path,) = download(server.url_for("/x.mp3"), tmp_path, allow_private_downloads=True)
+    assert path.read_bytes() == MP3
+
+
+def test_a_redirect_from_a_trusted_host_to_another_internal_one_is_refused(download, tmp_path):
+    with HostileServer() as api, HostileServer() as internal:
+        internal.script("GET", "/admin", Reply(200, body=MP3, headers=AUDIO))
+        api.script("GET", "/files/x.mp3", Reply.redirect(302, internal.url_for("/admin")))
+        refused(
+            download,
+            api.url_for("/files/x.mp3"),
+            tmp_path,
+            base_url=api.url,
+            error=InvalidRequestError,
+        )
+        assert api.count() == 1 and internal.count() == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("reply", "words"),
+    [
+        (
+            Reply(200, body=b"<html>internal admin</html>", headers={"Content-Type": "text/html"}),
+            "not audio",
+        ),
+        (
+            Reply(
+                200,
+                body=b"<html>internal admin</html>" * 10,
+                headers={"Content-Type": "application/octet-stream"},
+            ),
+            "not audio",
+        ),
+        (Reply(200, body=b"", headers=AUDIO), "empty"),
+        (Reply(200, body=MP3, headers=AUDIO, length="none"), "cannot be verified"),
+    ],
+    ids=["html", "html-as-binary", "empty", "close-delimited"],
+)
+def test_what_is_not_complete_audio_is_never_saved(server, download, tmp_path, reply, words):
+    server.script("GET", "/x.mp3", reply)
+    error = refused(download, server.url_for("/x.mp3"), tmp_path, allow_private_downloads=True)
+    assert words in str(error)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("length", ["auto", "chunked"])
+def test_a_body_cut_by_a_closed_connection_is_never_saved(server, download, tmp_path, length):
+    server.script(
+        "GET", "/x.mp3", Reply(200, body=MP3, headers=AUDIO, length=length, cut_after=len(MP3) // 2)
+    )
+    error = refused(
+        download,
+        server.url_for("/x.mp3"),
+        tmp_path,
+        allow_private_downloads=True,
+        max_retries=1,
+        error=APIConnectionError,
+    )
+    assert server.count("GET", "/x.mp3") == 2  # a download is a GET: tried again, then raised
+    assert "task-9" in str(error)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_lying_content_length_is_caught(server, download, tmp_path):
+    server.script(
+        "GET",
+        "/x.mp3",
+        Reply(
+            200,
+            body=MP3,
+            headers={**AUDIO, "Content-Length": str(len(MP3) * 3)},
+            cut_after=len(MP3),
+        ),
+    )
+    refused(
+        download,
+        server.url_for("/x.mp3"),
+        tmp_path,
+        allow_private_downloads=True,
+        max_retries=0,
+        error=APIConnectionError,
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_complete_chunked_answer_is_saved(server, download, tmp_path):
+    server.script("GET", "/x.mp3", Reply(200, body=MP3, headers=AUDIO, length="chunked"))
+    (path,) = download(server.url_for("/x.mp3"), tmp_path, allow_private_downloads=True)
+    assert path.read_bytes() == MP3 and path.name == "Song-t1.mp3"
