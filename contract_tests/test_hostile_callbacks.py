@@ -34,6 +34,7 @@ from kie_instrumental.testing import FakeKie
 from kie_instrumental.testing._server import serve_in_thread
 
 MB = 1 << 20
+RECORD_INFO = "/api/v1/generate/record-info"
 EVIL = "https://evil.example/steal.mp3"
 FIELDS = {
     "upload_url": "https://me.example/vocals.mp3",
@@ -173,6 +174,7 @@ def test_one_captured_header_set_runs_the_handler_a_bounded_number_of_times(kind
     options = {"confirm_with": kie.confirmer(kind)} if confirm else {}
     _, captured = signed(callback("text", task_id=task_id))
     answers: list[int] = []
+    asked_before = kie.fake.requests.count(("GET", RECORD_INFO))
     # A new connection per request: keep-alive meets delayed ACKs on loopback (40 ms each).
     fresh = httpx.Limits(max_keepalive_connections=0)
     with receiver(kind, runs.append, **options) as url, httpx.Client(limits=fresh) as http:
@@ -190,6 +192,9 @@ def test_one_captured_header_set_runs_the_handler_a_bounded_number_of_times(kind
     assert len(runs) <= len(webhooks.known_stages())
     if confirm:
         assert [e.stage for e in runs] == ["text"]
+        # KIE is asked once per stage of the signed delivery, not once per request.
+        asked = kie.fake.requests.count(("GET", RECORD_INFO)) - asked_before
+        assert 1 <= asked <= len(webhooks.known_stages())
 
 
 @pytest.mark.parametrize("confirm", [True, False], ids=["confirmed", "unconfirmed"])

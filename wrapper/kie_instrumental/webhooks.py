@@ -13,7 +13,8 @@ again with any body for the same task inside the replay window (`tolerance`, 300
 So `receive` trusts only what is signed or what KIE confirms:
 - with `confirm_with`, the event's stage is checked against KIE's task status and its tracks are
   replaced by KIE's own; it is de-duplicated per (task id, stage), which a forgery cannot
-  pre-empt because a stage KIE has not reached is refused before anything is claimed;
+  pre-empt because a stage KIE has not reached is refused (and that refusal remembered per
+  signed delivery, so replays do not spend KIE's rate limit) before anything is recorded;
 - without it, the handler gets a notice: task id and stage (a hint), no tracks and no URLs,
   de-duplicated per signed delivery (task id, stage, timestamp), so a forgery never suppresses
   the genuine delivery, and one captured header set runs the handler at most once per stage;
@@ -279,6 +280,7 @@ def _notice(event: CallbackEvent) -> CallbackEvent:
 # -- de-duplication ---------------------------------------------------------------------------
 
 Claim = Literal["claimed", "running", "done"]
+_MAX_REFUSALS = 10_000
 Outcome = Literal["processed", "running", "duplicate"]
 
 
@@ -357,6 +359,19 @@ class Deduplicator:
 
     def __init__(self, store: DedupStore | None = None) -> None:
         self.store: DedupStore = store if store is not None else InMemoryDedupStore()
+        # Signed deliveries whose stage KIE refused: replaying one costs no second question.
+        self._refused: OrderedDict[str, None] = OrderedDict()
+        self._refused_lock = threading.Lock()
+
+    def _was_refused(self, delivery: str) -> bool:
+        with self._refused_lock:
+            return delivery in self._refused
+
+    def _note_refused(self, delivery: str) -> None:
+        with self._refused_lock:
+            self._refused[delivery] = None
+            if len(self._refused) > _MAX_REFUSALS:  # forgetting one costs one more get_task
+                self._refused.popitem(last=False)
 
     @staticmethod
     def key(event: CallbackEvent) -> str:
@@ -434,9 +449,28 @@ def _checked(
     return attrs.evolve(parse_callback(body), query=query), stamp
 
 
-def _key(event: CallbackEvent, stamp: str, confirming: bool) -> str:
+def _admit(
+    body: bytes,
+    headers: Mapping[str, str],
+    secret: str,
+    tolerance: int,
+    query: str,
+    dedup: Deduplicator,
+    confirming: bool,
+) -> Receipt | tuple[CallbackEvent, str, str]:
+    """Everything before the store: a Receipt, or the event, its dedup key and its delivery."""
+    try:
+        event, stamp = _checked(body, headers, secret, tolerance, query)
+    except WebhookVerificationError as rejected:
+        return _rejected(rejected)
+    if event.stage not in known_stages():
+        logger.warning("callback ignored: unknown stage %r", event.stage[:40])
+        return Receipt(200, "ignored: unknown stage")
+    delivery = f"{Deduplicator.key(event)}@{stamp}"
+    if confirming and dedup._was_refused(delivery):
+        return Receipt(401, "KIE refused this stage for this signed delivery before")
     # Unconfirmed, the stage is unsigned: keyed per signed delivery so no forgery pre-empts it.
-    return Deduplicator.key(event) + ("" if confirming else f"@{stamp}")
+    return event, Deduplicator.key(event) if confirming else delivery, delivery
 
 
 def _rejected(error: WebhookVerificationError) -> Receipt:
@@ -481,14 +515,10 @@ def receive(
 
     See the module docstring for what is trusted and Receipt for the answers.
     """
-    try:
-        event, stamp = _checked(body, headers, secret, tolerance, query)
-    except WebhookVerificationError as rejected:
-        return _rejected(rejected)
-    if event.stage not in known_stages():
-        logger.warning("callback ignored: unknown stage %r", event.stage[:40])
-        return Receipt(200, "ignored: unknown stage")
-    key = _key(event, stamp, confirm_with is not None)
+    admitted = _admit(body, headers, secret, tolerance, query, dedup, confirm_with is not None)
+    if isinstance(admitted, Receipt):
+        return admitted
+    event, key, delivery = admitted
     delivered: list[CallbackEvent] = []
 
     def work() -> None:
@@ -498,6 +528,7 @@ def receive(
             try:
                 checked = confirm(event, confirm_with)
             except WebhookVerificationError:
+                dedup._note_refused(delivery)
                 raise
             except KieError as unavailable:
                 raise _ConfirmationUnavailable(type(unavailable).__name__) from None
@@ -523,14 +554,10 @@ async def areceive(
     query: str = "",
 ) -> Receipt:
     """receive() for asyncio frameworks; `handler` may be a plain or a coroutine function."""
-    try:
-        event, stamp = _checked(body, headers, secret, tolerance, query)
-    except WebhookVerificationError as rejected:
-        return _rejected(rejected)
-    if event.stage not in known_stages():
-        logger.warning("callback ignored: unknown stage %r", event.stage[:40])
-        return Receipt(200, "ignored: unknown stage")
-    key = _key(event, stamp, confirm_with is not None)
+    admitted = _admit(body, headers, secret, tolerance, query, dedup, confirm_with is not None)
+    if isinstance(admitted, Receipt):
+        return admitted
+    event, key, delivery = admitted
     delivered: list[CallbackEvent] = []
 
     async def work() -> None:
@@ -540,6 +567,7 @@ async def areceive(
             try:
                 checked = await aconfirm(event, confirm_with)
             except WebhookVerificationError:
+                dedup._note_refused(delivery)
                 raise
             except KieError as unavailable:
                 raise _ConfirmationUnavailable(type(unavailable).__name__) from None
