@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import math
 import re
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -147,3 +149,92 @@ def test_validation_can_be_switched_off(make_client, mock_api, spec_checker) -> 
     # The suite's own spec check catches what the wrapper no longer did (and is reset here).
     assert any("too long" in problem for problem in spec_checker.problems)
     spec_checker.problems.clear()
+
+
+# -- every invalid field at once, values shown, the common mistake explained ------------------
+
+
+def test_every_invalid_field_is_reported_at_once(client, mock_api) -> None:
+    route = mock_api.post(CREATE_PATH)
+    bad = {"title": "", "style_weight": 1.5, "audio_weight": 0.615, "model": "V9"}
+    with pytest.raises(InvalidRequestError) as caught:
+        client.add_instrumental(**{**VALID, **bad})
+    error = caught.value
+    assert sorted(v["argument"] for v in error.violations) == sorted(bad)
+    assert str(error).startswith("4 invalid fields: ")
+    for violation in error.violations:
+        assert violation["message"] in str(error)
+    assert (error.field, error.rule) == (
+        error.violations[0]["field"],
+        error.violations[0]["rule"],
+    )
+    assert route.call_count == 0
+
+
+def test_a_long_value_is_shown_in_full_up_to_a_bound(client, mock_api) -> None:
+    long_title = "".join(f"{i:03d}," for i in range(60))  # 240 characters, each part distinct
+    with pytest.raises(InvalidRequestError) as caught:
+        client.add_instrumental(**{**VALID, "title": long_title})
+    assert repr(long_title) in str(caught.value)
+    huge = "y" * 5000
+    with pytest.raises(InvalidRequestError) as caught:
+        client.add_instrumental(**{**VALID, "title": huge})
+    assert "(5000 characters)" in str(caught.value)
+    assert len(str(caught.value)) < 600
+
+
+def test_control_characters_of_a_value_are_shown_escaped(client, mock_api) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        client.add_instrumental(**{**VALID, "upload_url": "https://a.b/\r\n\x1b[31m"})
+    assert "\\r\\n\\x1b[31m" in str(caught.value)
+    assert "\x1b" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "path", ["/home/me/vocals.wav", "vocals.wav", "./takes/vocals.mp3", "file:///tmp/v.wav"]
+)
+def test_a_local_path_as_upload_url_hints_at_upload_file(client, mock_api, path) -> None:
+    route = mock_api.post(CREATE_PATH)
+    with pytest.raises(InvalidRequestError) as caught:
+        client.add_instrumental(**{**VALID, "upload_url": path})
+    assert "upload_file(path)" in str(caught.value)
+    assert repr(path) in str(caught.value)
+    assert route.call_count == 0
+
+
+def test_a_bad_web_url_gets_no_upload_hint(client, mock_api) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        client.add_instrumental(**{**VALID, "upload_url": "https://exa mple.com/v.mp3"})
+    assert "upload_file" not in str(caught.value)
+
+
+def _real_numbers() -> list[Any]:
+    np = pytest.importorskip("numpy")
+    return [
+        np.float64(0.61),
+        np.float32(0.5),
+        np.int64(1),
+        Decimal("0.61"),
+        Fraction(61, 100),
+    ]
+
+
+@pytest.mark.parametrize("value", _real_numbers(), ids=repr)
+def test_any_real_number_equal_to_a_two_decimal_value_is_accepted(client, mock_api, value) -> None:
+    route = mock_api.post(CREATE_PATH).respond(
+        200, json={"code": 200, "msg": "success", "data": {"taskId": "t"}}
+    )
+    weights = dict.fromkeys(map(python_name, WEIGHTS), value)
+    client.add_instrumental(**VALID_FIELDS, **weights)
+    sent = json.loads(route.calls.last.request.content)
+    assert [sent[w] for w in WEIGHTS] == [float(value)] * len(WEIGHTS)
+
+
+def test_real_numbers_off_the_grid_are_refused_naming_them(client, mock_api) -> None:
+    np = pytest.importorskip("numpy")
+    route = mock_api.post(CREATE_PATH)
+    # float32(0.61) is 0.6100000143...: not a multiple of 0.01 once read as a number.
+    for value in (np.float64(0.615), np.float32(0.61), Decimal("0.615"), np.float64("nan")):
+        with pytest.raises(InvalidRequestError, match=r"audio_weight \(audioWeight\)"):
+            client.add_instrumental(**{**VALID, "audio_weight": value})
+    assert route.call_count == 0

@@ -286,8 +286,10 @@ class ClientCore:
             for wire_name, keyword in field_names(schema_name)
             if fields.get(keyword) is not None
         }
+        validator = request_validator(schema_name)
         if self.validate_requests:
-            request_validator(schema_name).validate(wire)
+            validator.validate(wire)
+        wire = validator.normalized(wire)
         try:
             body = gen.AddInstrumentalRequest.from_dict(wire)
         except (KeyError, TypeError, ValueError) as exc:

@@ -4,7 +4,8 @@ KieError                        task_id: str | None (set whenever a task id is k
  ├── ConfigurationError         a bad argument of the client (named): before any request
  │    └── ClientClosedError     a call on a closed client
  ├── APIError                   code (body code, else HTTP status), msg, http_status
- │    ├── InvalidRequestError   400, 413, 422, 451; client-side validation (field, rule)
+ │    ├── InvalidRequestError   400, 413, 422, 451; client-side validation (field, rule,
+ │    │                         violations: every broken rule at once)
  │    ├── AuthenticationError   401
  │    ├── InsufficientCreditsError  402, 433
  │    ├── PermissionDeniedError 403 (e.g. the CDN's "error code: 1010")
@@ -113,7 +114,12 @@ class APIError(KieError):
 
 
 class InvalidRequestError(APIError):
-    """The request breaks a rule: found client-side (field, rule set) or by KIE."""
+    """The request breaks a rule: found client-side (field, rule set) or by KIE.
+
+    Client-side, every broken rule of the request is reported at once: `violations` holds one
+    dict per rule (field: wire name, argument: keyword, rule: schema keyword, message); `field`
+    and `rule` are the first one's.
+    """
 
     def __init__(
         self,
@@ -121,6 +127,7 @@ class InvalidRequestError(APIError):
         *,
         field: str | None = None,
         rule: str | None = None,
+        violations: tuple[dict[str, str], ...] = (),
         code: int | None = None,
         msg: str | None = None,
         http_status: int | None = None,
@@ -129,6 +136,7 @@ class InvalidRequestError(APIError):
         super().__init__(message, code=code, msg=msg, http_status=http_status, task_id=task_id)
         self.field = field
         self.rule = rule
+        self.violations = violations
 
 
 class AuthenticationError(APIError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
@@ -57,21 +58,46 @@ def python_name(wire_name: str) -> str:
 
 @attrs.frozen
 class Violation:
-    """One broken rule: the field (wire name), the schema keyword and a sentence."""
+    """One broken rule: the field (wire name), the schema keyword, a sentence, and a hint."""
 
     field: str
     keyword: str
     rule: str
     got: str
+    hint: str = ""
 
     def message(self, *, python_names: bool) -> str:
         name = f"{python_name(self.field)} ({self.field})" if python_names else self.field
-        return f"{name}: {self.rule}, got {self.got}"
+        return f"{name}: {self.rule}, got {self.got}{self.hint}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "field": self.field,
+            "argument": python_name(self.field),
+            "rule": self.keyword,
+            "message": self.message(python_names=True),
+        }
 
     def to_error(self) -> InvalidRequestError:
-        return InvalidRequestError(
-            self.message(python_names=True), field=self.field, rule=self.keyword
-        )
+        return errors_of([self])
+
+
+def errors_of(violations: list[Violation]) -> InvalidRequestError:
+    """One InvalidRequestError for every broken rule of a request, listed in its message and in
+    `violations`; `field` and `rule` are the first one's."""
+    first = violations[0]
+    messages = [v.message(python_names=True) for v in violations]
+    message = (
+        messages[0]
+        if len(messages) == 1
+        else (f"{len(messages)} invalid fields: " + "; ".join(messages))
+    )
+    return InvalidRequestError(
+        message,
+        field=first.field,
+        rule=first.keyword,
+        violations=tuple(v.as_dict() for v in violations),
+    )
 
 
 _Check = Callable[[Any], Violation | None]
@@ -84,6 +110,7 @@ class ObjectValidator:
     properties: Mapping[str, tuple[_Check, ...]]
     required: tuple[str, ...]
     closed: bool
+    numbers: frozenset[str] = frozenset()
 
     def violations(self, body: object) -> list[Violation]:
         if not isinstance(body, Mapping):
@@ -116,10 +143,18 @@ class ObjectValidator:
         return found
 
     def validate(self, body: Mapping[str, Any]) -> None:
-        """Raise InvalidRequestError for the first broken rule, naming field and rule."""
+        """Raise one InvalidRequestError naming every broken rule (field and rule)."""
         violations = self.violations(body)
         if violations:
-            raise violations[0].to_error()
+            raise errors_of(violations)
+
+    def normalized(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The body with numbers of other real types (numpy, Decimal, Fraction) as plain
+        floats, so that they serialize as JSON; other values as they are."""
+        return {
+            name: _plain_number(value) if name in self.numbers else value
+            for name, value in body.items()
+        }
 
 
 @functools.cache
@@ -165,7 +200,12 @@ def compile_object(schema: Mapping[str, Any]) -> ObjectValidator:
         name: compile_field(name, field_schema)
         for name, field_schema in schema.get("properties", {}).items()
     }
-    return ObjectValidator(properties, tuple(schema.get("required", ())), not additional)
+    numbers = frozenset(
+        name
+        for name, field_schema in schema.get("properties", {}).items()
+        if field_schema.get("type") in ("number", "integer")
+    )
+    return ObjectValidator(properties, tuple(schema.get("required", ())), not additional, numbers)
 
 
 def compile_field(name: str, schema: Mapping[str, Any]) -> tuple[_Check, ...]:
@@ -178,17 +218,20 @@ def compile_field(name: str, schema: Mapping[str, Any]) -> tuple[_Check, ...]:
 
     def add(keyword: str, ok: Callable[[Any], bool]) -> None:
         def check(value: Any) -> Violation | None:
-            return None if ok(value) else Violation(name, keyword, rule, _show(value))
+            if ok(value):
+                return None
+            return Violation(name, keyword, rule, _show(value), _hint(name, value))
 
         checks.append(check)
 
     if kind == "string":
         add("type", lambda v: isinstance(v, str))
     elif kind in ("number", "integer"):
-        add("type", lambda v: isinstance(v, int | float) and not isinstance(v, bool))
-        add("type", lambda v: math.isfinite(v))
+        # Any real number type (numpy's too), compared by its value as a float.
+        add("type", _is_real)
+        add("type", lambda v: math.isfinite(_as_float(v)))
         if kind == "integer":
-            add("type", lambda v: float(v).is_integer())
+            add("type", lambda v: _as_float(v).is_integer())
     elif kind == "boolean":
         add("type", lambda v: isinstance(v, bool))
     else:
@@ -218,17 +261,37 @@ def compile_field(name: str, schema: Mapping[str, Any]) -> tuple[_Check, ...]:
     ):
         if keyword in schema:
             bound = schema[keyword]
-            add(keyword, functools.partial(lambda v, b, h: h(v, b), b=bound, h=holds))
+            add(keyword, functools.partial(lambda v, b, h: h(_as_float(v), b), b=bound, h=holds))
     if "multipleOf" in schema:
         step = Decimal(str(schema["multipleOf"]))
         add("multipleOf", lambda v: _is_multiple(v, step))
     return tuple(checks)
 
 
-def _is_multiple(value: float, step: Decimal) -> bool:
-    # repr() gives the shortest decimal that round-trips: 0.29 stays 0.29, not 0.28999...
+def _is_real(value: object) -> bool:
+    return isinstance(value, numbers.Real | Decimal) and not isinstance(value, bool)
+
+
+def _as_float(value: Any) -> float:
+    """The value as a float; NaN when it has none (so every rule refuses it)."""
     try:
-        return Decimal(repr(value)) % step == 0
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return math.nan
+
+
+def _plain_number(value: Any) -> Any:
+    if type(value) in (int, float) or not _is_real(value):
+        return value
+    number = _as_float(value)
+    return value if math.isnan(number) else number
+
+
+def _is_multiple(value: Any, step: Decimal) -> bool:
+    # The float's own repr (not the value's: numpy's is "np.float64(0.61)") is the shortest
+    # decimal that round-trips: 0.29 stays 0.29, not 0.28999...
+    try:
+        return Decimal(float.__repr__(_as_float(value))) % step == 0
     except InvalidOperation:
         return False
 
@@ -290,10 +353,35 @@ def _num(value: float) -> str:
     return format(value, "g")
 
 
+# Values are shown in full up to this many characters (escaped), then cut with their length.
+SHOWN_CHARACTERS = 300
+
+
 def _show(value: object) -> str:
     if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"{shown!r} ({len(value)} characters)" if len(value) > 40 else repr(shown)
-    if isinstance(value, bool | int | float) or value is None:
+        if len(value) <= SHOWN_CHARACTERS:
+            return repr(value)
+        return f"{value[:SHOWN_CHARACTERS]!r}... ({len(value)} characters)"
+    if type(value) in (bool, int, float) or value is None:
         return repr(value)
-    return f"a {type(value).__name__}"
+    try:
+        shown = repr(value)
+    except Exception:  # a foreign object's repr may fail; its type still helps
+        shown = "?"
+    if len(shown) > SHOWN_CHARACTERS:
+        shown = shown[:SHOWN_CHARACTERS] + "..."
+    return f"a {type(value).__name__}: {shown}"
+
+
+def _hint(field: str, value: object) -> str:
+    """What to do instead, where the mistake is a common one."""
+    if field == "uploadUrl" and isinstance(value, str) and _looks_local(value):
+        return (
+            "; it looks like a local path: upload the file first with upload_file(path) "
+            "and pass the URL it returns"
+        )
+    return ""
+
+
+def _looks_local(value: str) -> bool:
+    return value.startswith(("file:", "/", "./", "../", "~")) or "://" not in value
