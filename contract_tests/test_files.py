@@ -565,3 +565,26 @@ def test_uploads_and_downloads_on_a_real_port(on_fake, tmp_path):
     assert len(first) == 2 and all(p.read_bytes().startswith(b"RIFF") for p in first)
     assert [p.name for p in again] == [f"{p.stem}-2{p.suffix}" for p in first]  # no overwrite
     assert len(list((tmp_path / "out").iterdir())) == 4
+
+
+def test_a_non_ascii_host_in_the_returned_url_is_given_in_its_idna_form(client, mock_upload):
+    mock_upload.post(UPLOAD_PATH).respond(
+        200,
+        json={
+            **UPLOADED,
+            "data": {"fileName": "x", "downloadUrl": "https://bücher.example:8443/a b.wav"},
+        },
+    )
+    assert client.upload_file(b"RIFF") == "https://xn--bcher-kva.example:8443/a%20b.wav"
+
+
+def test_a_url_given_as_a_file_gets_a_hint(client, mock_upload):
+    with pytest.raises(InvalidRequestError, match="pass it to add_instrumental as upload_url"):
+        client.upload_file("https://example.com/vocals.mp3")
+
+
+def test_the_download_switch_must_be_a_bool(make_client):
+    from kie_instrumental import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="allow_private_downloads"):
+        make_client(allow_private_downloads="yes")

@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from _hostile import HostileServer, Reply
 from kie_instrumental import (
@@ -38,6 +39,7 @@ def download(request):
     """download(url, directory, **client_options) -> paths, through a real client."""
 
     def run(url: str, directory: Path, **options: Any) -> list[Path]:
+        request_timeout = options.pop("request_timeout", 5)
         options = {"api_key": "k", "rate_limit": None, "clock": FakeClock(), **options}
         details = TaskDetails(
             task_id="task-9",
@@ -46,11 +48,11 @@ def download(request):
         )
         if request.param == "sync":
             with KieClient(**options) as client:
-                return client.download(details, directory, request_timeout=5)
+                return client.download(details, directory, request_timeout=request_timeout)
 
         async def scenario() -> list[Path]:
             async with AsyncKieClient(**options) as client:
-                return await client.download(details, directory, request_timeout=5)
+                return await client.download(details, directory, request_timeout=request_timeout)
 
         return asyncio.run(scenario())
 
@@ -164,3 +166,23 @@ def test_a_complete_chunked_answer_is_saved(server, download, tmp_path):
     server.script("GET", "/x.mp3", Reply(200, body=MP3, headers=AUDIO, length="chunked"))
     (path,) = download(server.url_for("/x.mp3"), tmp_path, allow_private_downloads=True)
     assert path.read_bytes() == MP3 and path.name == "Song-t1.mp3"
+
+
+def test_a_name_lookup_that_hangs_ends_within_the_connect_timeout(download, tmp_path, monkeypatch):
+    import socket
+    import time
+
+    def hanging_dns(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(3)
+        raise OSError("too late")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging_dns)
+    started = time.monotonic()
+    with pytest.raises(APIConnectionError, match="timed out") as caught:
+        download(
+            "https://slow-dns.example/x.mp3",
+            tmp_path,
+            request_timeout=httpx.Timeout(5, connect=0.3),
+        )
+    assert time.monotonic() - started < 2.5  # generous: the lookup alone takes 3 s
+    assert caught.value.task_id == "task-9"

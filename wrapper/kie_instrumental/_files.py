@@ -16,6 +16,7 @@ import secrets
 import socket
 import stat
 import sys
+import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
@@ -28,7 +29,7 @@ import httpx
 from . import _generated as gen
 from . import _spec
 from ._core import Flow, Operation, Reply, Resolve, Resolved
-from ._errors import APIConnectionError, APIError, InvalidRequestError
+from ._errors import APIConnectionError, APIError, ConfigurationError, InvalidRequestError
 from ._models import CallbackEvent, ShapeError, TaskDetails, Track, require_str
 from ._responses import read_envelope
 
@@ -142,7 +143,12 @@ def _local_file(path: Path) -> Path:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        raise _refuse("file", "no such file", str(path), "exists") from None
+        hint = (
+            " (a URL needs no upload: pass it to add_instrumental as upload_url)"
+            if str(path).startswith(("http:", "https:"))
+            else ""
+        )
+        raise _refuse("file", "no such file" + hint, str(path), "exists") from None
     except OSError as exc:
         raise _refuse("file", f"cannot be read ({exc.strerror})", str(path), "exists") from None
     kind = (
@@ -267,12 +273,17 @@ def _encoded(text: str) -> str:
 
 def percent_encoded(url: str) -> str:
     """`url` with every character RFC 3986 does not allow in its path, query and fragment
-    percent-encoded (UTF-8); the scheme and host are left as they are."""
+    percent-encoded (UTF-8), and a non-ASCII host in its IDNA form."""
     parts = urlsplit(url)
+    netloc = parts.netloc
+    if not netloc.isascii() and parts.hostname:
+        with contextlib.suppress(UnicodeError, ValueError):
+            port = f":{parts.port}" if parts.port is not None else ""
+            netloc = parts.hostname.encode("idna").decode() + port
     return urlunsplit(
         (
             parts.scheme,
-            parts.netloc,
+            netloc,
             _encoded(parts.path),
             _encoded(parts.query),
             _encoded(parts.fragment),
@@ -425,7 +436,11 @@ class DownloadPolicy:
     allow_private: bool = False
 
     @classmethod
-    def of(cls, core: ClientCore, allow_private: bool) -> DownloadPolicy:
+    def of(cls, core: ClientCore, allow_private: object) -> DownloadPolicy:
+        if not isinstance(allow_private, bool):
+            raise ConfigurationError(
+                f"allow_private_downloads must be True or False, got {type(allow_private).__name__}"
+            )
         return cls(
             frozenset({_origin(core.base_url), _origin(core.upload_base_url)}), allow_private
         )
@@ -455,8 +470,7 @@ def refused_address(address: str) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
-def resolve(action: Resolve) -> Resolved:
-    """Every address of a host (blocking; the sync driver's half of a Resolve)."""
+def _lookup(action: Resolve) -> Resolved:
     try:
         found = socket.getaddrinfo(action.host, action.port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
@@ -464,16 +478,36 @@ def resolve(action: Resolve) -> Resolved:
     return Resolved(tuple(str(info[4][0]) for info in found))
 
 
+def _start_lookup(action: Resolve) -> tuple[threading.Thread, list[Resolved]]:
+    # getaddrinfo has no timeout of its own: it runs in a daemon thread that may be abandoned
+    # (neither a thread pool's worker nor an event loop's shutdown waits for it).
+    answer: list[Resolved] = []
+    worker = threading.Thread(target=lambda: answer.append(_lookup(action)), daemon=True)
+    worker.start()
+    return worker, answer
+
+
+def _timed_out(action: Resolve) -> Resolved:
+    return Resolved((), f"cannot resolve {action.host}: timed out")
+
+
+def resolve(action: Resolve) -> Resolved:
+    """Every address of a host within the action's timeout (the sync driver's half)."""
+    worker, answer = _start_lookup(action)
+    worker.join(action.timeout)
+    return answer[0] if answer else _timed_out(action)
+
+
 async def aresolve(action: Resolve) -> Resolved:
-    """Every address of a host, awaited (the async driver's half of a Resolve)."""
+    """Every address of a host within the action's timeout, awaited (the async driver's half;
+    any event loop httpx runs on)."""
     import anyio  # httpx's own dependency
 
-    try:
-        with anyio.fail_after(action.timeout):
-            found = await anyio.getaddrinfo(action.host, action.port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError, TimeoutError) as exc:
-        return Resolved((), f"cannot resolve {action.host}: {exc or 'timed out'}")
-    return Resolved(tuple(str(info[4][0]) for info in found))
+    worker, answer = _start_lookup(action)
+    with anyio.move_on_after(action.timeout):
+        while worker.is_alive():
+            await anyio.sleep(0.005)
+    return answer[0] if answer else _timed_out(action)
 
 
 # -- a download ----------------------------------------------------------------------------------
@@ -655,8 +689,9 @@ def download_flow(
     for _ in range(_MAX_REDIRECTS + 1):
         target = policy.needs_check(url, task_id)
         if target is not None:
-            timeout = core.timeout.connect or 5.0
-            resolved = yield Resolve(*target, timeout=timeout)
+            # A name lookup is part of connecting: it gets the connect timeout.
+            connect = core._timeout(request_timeout).connect or 5.0
+            resolved = yield Resolve(*target, timeout=connect)
             assert isinstance(resolved, Resolved)
             if resolved.error is not None or not resolved.addresses:
                 raise APIConnectionError(
