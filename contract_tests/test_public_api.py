@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import inspect
+import typing
 
 import kie_instrumental
+from _support import spec
 from kie_instrumental import journal, notify, receivers, redis_backend, testing, webhooks
+from kie_instrumental._validation import python_name
 
 PUBLIC = {
+    "AddInstrumentalParams",
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
@@ -133,3 +137,49 @@ def test_importing_the_package_imports_only_what_every_user_needs():
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _flat_args(annotation: object) -> set[object]:
+    args = typing.get_args(annotation)
+    if not args:
+        return {annotation}
+    if typing.get_origin(annotation) is typing.Literal:
+        return set(args)
+    return set().union(*map(_flat_args, args))
+
+
+def test_create_parameters_are_typed_from_the_spec_enums():
+    from kie_instrumental_generated.models import (
+        add_instrumental_request_model,
+        add_instrumental_request_vocal_gender,
+    )
+
+    generated = {
+        **vars(add_instrumental_request_model),
+        **vars(add_instrumental_request_vocal_gender),
+    }
+    properties = spec()["components"]["schemas"]["AddInstrumentalRequest"]["properties"]
+    for function in (
+        kie_instrumental.KieClient.add_instrumental,
+        kie_instrumental.AsyncKieClient.add_instrumental,
+    ):
+        hints = typing.get_type_hints(function, localns=generated)
+        for keyword, wire in (("model", "model"), ("vocal_gender", "vocalGender")):
+            assert _flat_args(hints[keyword]) == {*properties[wire]["enum"], type(None)}, keyword
+    params = kie_instrumental.AddInstrumentalParams
+    hints = typing.get_type_hints(params, localns=generated)
+    assert _flat_args(hints["model"]) == {*properties["model"]["enum"], type(None)}
+
+
+def test_the_create_parameters_typed_dict_matches_the_signature_and_the_spec():
+    params = kie_instrumental.AddInstrumentalParams
+    schema = spec()["components"]["schemas"]["AddInstrumentalRequest"]
+    keywords = set(inspect.signature(kie_instrumental.KieClient.add_instrumental).parameters)
+    assert params.__required_keys__ | params.__optional_keys__ == keywords - {
+        "self",
+        "request_timeout",
+    }
+    assert params.__required_keys__ == {python_name(name) for name in schema["required"]}
+    assert params.__required_keys__ | params.__optional_keys__ == {
+        python_name(name) for name in schema["properties"]
+    }

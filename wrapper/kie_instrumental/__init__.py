@@ -33,6 +33,7 @@ from ._errors import (
     WebhookVerificationError,
 )
 from ._models import CallbackEvent, InstrumentalTask, TaskDetails, TaskStatus, Track
+from ._params import AddInstrumentalParams
 from ._polling import PollSchedule
 from ._version import __version__
 
@@ -40,6 +41,7 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "AddInstrumentalParams",
     "AsyncKieClient",
     "AuthenticationError",
     "CallbackEvent",

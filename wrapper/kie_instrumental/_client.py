@@ -16,7 +16,7 @@ import os
 from collections.abc import Awaitable, Callable, Generator
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 import httpx
 
@@ -38,6 +38,14 @@ from ._core import (
 from ._errors import ClientClosedError, ConfigurationError, KieError
 from ._models import InstrumentalTask, TaskDetails
 from ._polling import PollSchedule
+
+if TYPE_CHECKING:
+    from kie_instrumental_generated.models.add_instrumental_request_model import (
+        AddInstrumentalRequestModel,
+    )
+    from kie_instrumental_generated.models.add_instrumental_request_vocal_gender import (
+        AddInstrumentalRequestVocalGender,
+    )
 from ._ratelimit import Limiter
 from .journal import Job, Journal
 from .notify import Notifier
@@ -261,8 +269,8 @@ class KieClient(_BaseClient):
         tags: str,
         negative_tags: str,
         callback_url: str,
-        model: str | None = None,
-        vocal_gender: str | None = None,
+        model: AddInstrumentalRequestModel | None = None,
+        vocal_gender: AddInstrumentalRequestVocalGender | None = None,
         style_weight: float | None = None,
         weirdness_constraint: float | None = None,
         audio_weight: float | None = None,
@@ -490,8 +498,8 @@ class AsyncKieClient(_BaseClient):
         tags: str,
         negative_tags: str,
         callback_url: str,
-        model: str | None = None,
-        vocal_gender: str | None = None,
+        model: AddInstrumentalRequestModel | None = None,
+        vocal_gender: AddInstrumentalRequestVocalGender | None = None,
         style_weight: float | None = None,
         weirdness_constraint: float | None = None,
         audio_weight: float | None = None,
