@@ -15,6 +15,7 @@ import pytest
 from _journal_workers import FAST_POLLS, open_journal, resume_in_process
 from _redis_server import RedisServer
 from kie_instrumental import AsyncKieClient, InvalidRequestError, KieClient, ServerError
+from kie_instrumental._cli import main
 from kie_instrumental.journal import (
     Journal,
     job_key_from,
@@ -223,3 +224,43 @@ def test_a_job_another_process_just_took_is_not_sent_twice(
     with KieClient(fake.api_key, base_url=base_url) as kie:
         kie.run_job(journal, job_key="job-1", **FIELDS)
     assert creates(fake) == 0
+
+
+def test_the_resume_command_finishes_jobs_and_names_the_unknown_ones(
+    spec: tuple[str, ...],
+    journal: Journal,
+    fake_url: tuple[FakeKie, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fake, base_url = fake_url
+    monkeypatch.setenv("KIE_API_KEY", fake.api_key)
+    journal.begin("job-pending", FIELDS)
+    journal.begin("job-unknown", FIELDS)
+    journal.transition("job-unknown", ("pending",), "unknown")
+    location = spec[1]
+    prefix = ["--prefix", spec[2]] if spec[0] == "redis" else []
+    code = main(["--base-url", base_url, "resume", "--journal", location, *prefix])
+    lines = sorted(capsys.readouterr().out.splitlines())
+    assert code == 12  # a job is left unknown: not resubmitted, named with its key
+    assert lines[0].startswith("job-pending  done  ") and lines[1] == "job-unknown  unknown  -"
+    assert creates(fake) == 1
+
+
+def test_a_journal_failing_after_the_create_never_loses_the_task_id(
+    journal: Journal, fake_url: tuple[FakeKie, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    fake, base_url = fake_url
+    original = journal.transition
+
+    def down_after_the_create(key: str, expected: Any, state: str, **fields: Any) -> bool:
+        if state == "created":
+            raise ConnectionError("journal unreachable")
+        return original(key, expected, state, **fields)
+
+    journal.transition = down_after_the_create  # type: ignore[method-assign]
+    with KieClient(fake.api_key, base_url=base_url) as kie, pytest.raises(ConnectionError) as err:
+        kie.run_job(journal, job_key="job-1", **FIELDS)
+    [task_id] = fake.tasks
+    assert any(task_id in note for note in err.value.__notes__)
+    assert any(task_id in r.getMessage() and "job-1" in r.getMessage() for r in caplog.records)

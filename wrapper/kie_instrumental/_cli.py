@@ -4,7 +4,8 @@ only a bug shows a traceback.
 Exit codes: 0 done · 2 usage · 3 configuration (no KIE_API_KEY) · 4 invalid request ·
 5 authentication or permission · 6 insufficient credits · 7 rate limited or unavailable ·
 8 server, connection or timeout error · 9 the task failed · 10 wait deadline passed ·
-11 any other KIE error · 130 interrupted.
+11 any other KIE error · 12 `resume` left jobs unfinished (unknown or still running) ·
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -170,6 +171,33 @@ def cmd_credits(args: argparse.Namespace) -> int:
     return 0
 
 
+def _journal(location: str, prefix: str) -> Any:
+    """A redis:// (or rediss://) URL: the Redis journal; anything else: a SQLite file."""
+    if location.startswith(("redis://", "rediss://", "unix://")):
+        try:
+            from .redis_backend import RedisJournal
+        except ImportError:
+            raise ConfigurationError(
+                "a Redis journal needs redis-py: pip install 'kie-instrumental[redis]'"
+            ) from None
+        return RedisJournal(location, prefix=prefix)
+    from .journal import SQLiteJournal
+
+    return SQLiteJournal(location)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    journal = _journal(args.journal, args.prefix)
+    with _client(args) as client:
+        jobs = client.resume(journal, download_to=args.download, timeout=args.timeout)
+    if args.json:
+        print(json.dumps([attrs.asdict(job) for job in jobs], indent=2))
+    for job in [] if args.json else jobs:
+        files = f" {len(job.files)} files" if job.files else ""
+        print(f"{job.key}  {job.state}  {job.task_id or '-'}{files}")
+    return 12 if any(not job.finished for job in jobs) else 0
+
+
 def _needs_fake_extra() -> None:
     """`demo` and `fake-server` need starlette and uvicorn: say how to get them."""
     try:
@@ -265,6 +293,16 @@ def build_parser() -> argparse.ArgumentParser:
     credits = commands.add_parser("credits", help="remaining credits")
     credits.add_argument("--json", action="store_true")
     credits.set_defaults(run=cmd_credits)
+
+    resume = commands.add_parser(
+        "resume", help="finish every unfinished job of a task journal (after a crash)"
+    )
+    resume.add_argument(
+        "--journal", required=True, help="a SQLite file, or a redis:// URL for a Redis journal"
+    )
+    resume.add_argument("--prefix", default="kie", help="Redis key prefix (default kie)")
+    waiting(resume)
+    resume.set_defaults(run=cmd_resume)
 
     fake = commands.add_parser("fake-server", help="run FakeKie on a loopback port")
     fake.add_argument("--host", default="127.0.0.1")

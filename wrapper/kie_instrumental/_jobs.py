@@ -73,8 +73,13 @@ def finish(
             state = "unknown" if may_have_created_task(exc) else "rejected"
             journal.transition(key, _UNRESOLVED, state, error=str(exc))
             raise
-        # "unknown" too: a resume elsewhere may have judged this live create unresolved.
-        journal.transition(key, _UNRESOLVED, "created", task_id=task.task_id)
+        try:
+            # "unknown" too: a resume elsewhere may have judged this live create unresolved.
+            journal.transition(key, _UNRESOLVED, "created", task_id=task.task_id)
+        except Exception as exc:  # the journal is down: the paid task's id must not be lost
+            log.error("job %s: task %s created, the journal did not record it", key, task.task_id)
+            exc.add_note(f"task {task.task_id} was created for job {key}; keep its id")
+            raise
     job = _current(journal, key)
     if job.state in ("submitting", "unknown"):
         journal.transition(key, ("submitting",), "unknown")
