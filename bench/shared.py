@@ -112,7 +112,9 @@ def lag(listening: bool, tasks: int, stage: float) -> dict[str, Any]:
     with serve_in_thread(fake.app) as base_url, serve_in_thread(app) as receiver:
         callback = f"{receiver}{receivers.CALLBACK_PATH}"
 
-        async def one(client: AsyncKieClient) -> tuple[str, float]:
+        async def one(client: AsyncKieClient, n: int) -> tuple[str, float]:
+            # Spread the creates over one stage, so the polls meet the tasks at every phase.
+            await asyncio.sleep((n * 0.618 % 1) * stage)
             task = await client.add_instrumental(**{**FIELDS, "callback_url": callback})
             await client.wait(task.task_id, timeout=stage * 3 + 120)
             return task.task_id, time.monotonic()
@@ -124,7 +126,7 @@ def lag(listening: bool, tasks: int, stage: float) -> dict[str, Any]:
                 rate_limit=None,
                 notifier=notifier if listening else None,
             ) as client:
-                return await asyncio.gather(*(one(client) for _ in range(tasks)))
+                return await asyncio.gather(*(one(client, n) for n in range(tasks)))
 
         done = asyncio.run(run())
         time.sleep(1.0)  # a poll can beat the callback: let the late ones arrive
