@@ -347,6 +347,12 @@ def test_existing_files_are_never_overwritten(open_client, tmp_path):
     assert (tmp_path / "t-T1-2.MP3").read_bytes() == b"mine too"
 
 
+def test_an_existing_name_in_another_unicode_form_is_not_reused(open_client, tmp_path):
+    (tmp_path / "Cafe\u0301-1.mp3").write_bytes(b"mine")  # decomposed, as macOS writes it
+    track = Track(id="1", title="Café", audio_url="https://cdn.example/a.mp3")
+    assert download_names(open_client, tmp_path, track) == ["Café-1-2.mp3"]
+
+
 def test_saved_files_get_the_umask_permissions(open_client, tmp_path):
     previous = os.umask(0o022)
     try:

@@ -368,7 +368,8 @@ def download_plan(source: object, directory: object) -> list[tuple[str, Path]]:
     """
     tracks = tracks_of(source)
     folder = _directory(directory)
-    taken = {name.casefold() for name in os.listdir(folder)}
+    # NFC as well as case: macOS stores names decomposed, and shows both forms alike.
+    taken = {unicodedata.normalize("NFC", name).casefold() for name in os.listdir(folder)}
     return [
         (track.audio_url, folder / safe_file_name(track, taken))
         for track in tracks
