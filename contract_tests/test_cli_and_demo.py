@@ -224,3 +224,20 @@ def test_without_the_fake_extra_the_fake_commands_say_what_to_install(monkeypatc
         "kie-instrumental: error: this command needs the fake server's packages: "
         "pip install 'kie-instrumental[fake]'"
     )
+
+
+def test_verbose_shows_retries_and_failures_as_they_happen(env, capsys):
+    server, _ = env
+    server.fail_next(1, code=500)
+    assert main(["credits"]) == 0
+    assert "retrying" not in capsys.readouterr().err  # quiet without --verbose
+    server.fail_next(1, code=500)
+    assert main(["--verbose", "credits"]) == 0
+    err = capsys.readouterr().err
+    assert "kie-instrumental: get_credits: attempt 1 failed with ServerError (code 500); " in err
+    assert "retrying in" in err
+    server.fail_next_task("SENSITIVE_WORD_ERROR")
+    assert main(["-v", *ADD, "--wait"]) == 9
+    err = capsys.readouterr().err
+    assert re.search(r"kie-instrumental: task \S+ failed with status SENSITIVE_WORD_ERROR", err)
+    assert server.api_key not in err

@@ -7,7 +7,16 @@ import typing
 
 import kie_instrumental
 from _support import spec
-from kie_instrumental import journal, notify, receivers, redis_backend, testing, webhooks
+from kie_instrumental import (
+    events,
+    journal,
+    notify,
+    otel,
+    receivers,
+    redis_backend,
+    testing,
+    webhooks,
+)
 from kie_instrumental._validation import python_name
 
 PUBLIC = {
@@ -101,7 +110,24 @@ def test_submodule_surfaces_are_pinned():
         "record_callback",
         "with_job_key",
     }
-    for module in (webhooks, testing, receivers, redis_backend, journal, notify):
+    assert set(events.__all__) == {
+        "CallFinished",
+        "CallStarted",
+        "CallbackReceived",
+        "CallbackRefused",
+        "CallbackVerified",
+        "DownloadFinished",
+        "Event",
+        "Hook",
+        "RateLimitWait",
+        "RequestAnswered",
+        "RequestSent",
+        "RetryScheduled",
+        "TaskFinished",
+        "TaskStatusChanged",
+    }
+    assert set(otel.__all__) == {"OpenTelemetryHook"}
+    for module in (webhooks, testing, receivers, redis_backend, journal, notify, events, otel):
         for name in module.__all__:
             assert getattr(module, name) is not None
 
@@ -133,7 +159,7 @@ def test_importing_the_package_imports_only_what_every_user_needs():
     probe = (
         "import sys, kie_instrumental; "
         "print([m for m in ('starlette', 'uvicorn', 'redis', 'kie_instrumental._cli', "
-        "'kie_instrumental.testing._fake') if m in sys.modules])"
+        "'kie_instrumental.testing._fake', 'opentelemetry') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

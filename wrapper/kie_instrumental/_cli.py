@@ -11,11 +11,13 @@ Exit codes: 0 done · 2 usage · 3 configuration (no KIE_API_KEY) · 4 invalid r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -245,6 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=__doc__.split("\n\n", 1)[1] if __doc__ else None,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show retries, rate-limit waits and task failures as they happen (on stderr)",
+    )
     parser.add_argument("--base-url", help="API base URL (default: $KIE_BASE_URL or KIE's)")
     parser.add_argument("--upload-base-url", help="file upload host (default: KIE's)")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -322,6 +330,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    with _verbose(args.verbose):
+        return _run(args)
+
+
+@contextlib.contextmanager
+def _verbose(on: bool) -> Iterator[None]:
+    """--verbose: the library's INFO lines (retries, waits, failures) on stderr while running."""
+    if not on:
+        yield
+        return
+    log = logging.getLogger("kie_instrumental")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("kie-instrumental: %(message)s"))
+    previous = log.level
+    log.addHandler(handler)
+    if not log.isEnabledFor(logging.INFO):
+        log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code: int = args.run(args)
     except KieError as error:

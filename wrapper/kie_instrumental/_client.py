@@ -13,7 +13,7 @@ import contextlib
 import logging
 import math
 import os
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
@@ -35,6 +35,7 @@ from ._core import (
     bounded_timeout,
     failure_from,
 )
+from ._emitter import Emitter
 from ._errors import ClientClosedError, ConfigurationError, KieError
 from ._models import InstrumentalTask, TaskDetails
 from ._polling import PollSchedule
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
         AddInstrumentalRequestVocalGender,
     )
 from ._ratelimit import Limiter
+from .events import Hook
 from .journal import Job, Journal
 from .notify import Notifier
 
@@ -83,6 +85,7 @@ def _make_core(
     validate_requests: bool,
     clock: Clock | None,
     poll_schedule: PollSchedule | None,
+    hooks: Iterable[Hook] | None,
     http_client: object = None,
     http_client_type: type = httpx.Client,
 ) -> ClientCore:
@@ -121,6 +124,7 @@ def _make_core(
         validate_requests=validate_requests,
         clock=clock or SYSTEM_CLOCK,
         poll_schedule=poll_schedule or PollSchedule(),
+        events=Emitter(hooks),
     )
 
 
@@ -184,7 +188,8 @@ def _shown(value: object) -> str:
 
 
 def _reply(response: httpx.Response, content: bytes, started: float, clock: Clock) -> Reply:
-    return Reply(response.status_code, response.headers, content, clock.monotonic() - started)
+    elapsed, received = clock.monotonic() - started, response.num_bytes_downloaded
+    return Reply(response.status_code, response.headers, content, elapsed, received)
 
 
 class _BaseClient:
@@ -220,6 +225,7 @@ class KieClient(_BaseClient):
     rate_limit: (requests, seconds), a shared limiter (`redis_backend.RedisRateLimit`), or None
     to switch it off. http_client: used and left open.
     validate_requests: check requests against the spec before sending (on by default).
+    hooks: callables given each kie_instrumental.events event (see that module).
     clock, poll_schedule: test switches (see kie_instrumental.testing.FakeClock).
     notifier: wait() wakes on the verified callbacks your receiver publishes to it and polls
     only as a slow safety net (see kie_instrumental.notify).
@@ -240,6 +246,7 @@ class KieClient(_BaseClient):
         clock: Clock | None = None,
         poll_schedule: PollSchedule | None = None,
         notifier: Notifier | None = None,
+        hooks: Iterable[Hook] | None = None,
     ) -> None:
         self._core = _make_core(
             api_key,
@@ -251,6 +258,7 @@ class KieClient(_BaseClient):
             validate_requests,
             clock,
             poll_schedule,
+            hooks,
             http_client,
             httpx.Client,
         )
@@ -471,6 +479,7 @@ class AsyncKieClient(_BaseClient):
         clock: Clock | None = None,
         poll_schedule: PollSchedule | None = None,
         notifier: Notifier | None = None,
+        hooks: Iterable[Hook] | None = None,
     ) -> None:
         self._core = _make_core(
             api_key,
@@ -482,6 +491,7 @@ class AsyncKieClient(_BaseClient):
             validate_requests,
             clock,
             poll_schedule,
+            hooks,
             http_client,
             httpx.AsyncClient,
         )

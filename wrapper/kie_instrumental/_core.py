@@ -24,6 +24,7 @@ from kie_instrumental_generated.types import Unset
 from . import _generated as gen
 from . import _spec
 from ._clock import Clock
+from ._emitter import NO_EVENTS, CallTrace, Emitter, safe_url
 from ._errors import (
     TASK_MAY_EXIST,
     APIConnectionError,
@@ -112,6 +113,7 @@ class Reply:
     headers: Mapping[str, str]
     content: bytes
     elapsed: float
+    received: int = 0  # bytes read from the network (a streamed download's size)
 
 
 @attrs.frozen
@@ -147,7 +149,10 @@ def failure_from(exc: httpx.HTTPError, elapsed: float) -> Failure:
 
 @attrs.frozen
 class Operation(Generic[T]):
-    """One API call: how to build its request and how to read its answer."""
+    """One API call: how to build its request and how to read its answer.
+
+    `operation` (the public method), `method`, `url` (no query) and `route` describe it in events.
+    """
 
     name: str
     open: Callable[[], AbstractContextManager[dict[str, Any]]]
@@ -156,6 +161,10 @@ class Operation(Generic[T]):
     rate_limited: bool = True
     task_id: str | None = None
     stream_to: Sink | None = None
+    operation: str = ""
+    method: str = ""
+    url: str = ""
+    route: str | None = None
 
 
 class _Secret:
@@ -241,6 +250,7 @@ class ClientCore:
         clock: Clock,
         poll_schedule: PollSchedule,
         notifier: Notifier | None = None,
+        events: Emitter = NO_EVENTS,
     ) -> None:
         self._api_key = _Secret(api_key)
         self.base_url = base_url.rstrip("/")
@@ -254,6 +264,7 @@ class ClientCore:
         self.validate_requests = validate_requests
         self.poll_schedule = poll_schedule
         self.notifier = notifier
+        self.events = events
         self._rng = random.Random()  # jitter only  # noqa: S311
 
     # -- building requests -----------------------------------------------------------------
@@ -295,11 +306,13 @@ class ClientCore:
         except (KeyError, TypeError, ValueError) as exc:
             # Only reachable with validate_requests=False.
             raise InvalidRequestError(f"add_instrumental: {exc}") from None
+        generated = gen.add_instrumental._get_kwargs(body=body)
         return Operation(
             name="POST /api/v1/generate/add-instrumental",
-            open=self._fixed(gen.add_instrumental._get_kwargs(body=body), self.base_url),
+            open=self._fixed(generated, self.base_url),
             parse=_parse_created,
             creates_task=True,
+            **_described("add_instrumental", generated, self.base_url, route="legacy"),
         )
 
     def task_operation(self, task_id: str) -> Operation[TaskDetails]:
@@ -308,24 +321,33 @@ class ClientCore:
         violation = parameter_violation(_spec.RECORD_INFO_PATH, "get", "taskId", task_id)
         if violation is not None:
             raise violation.to_error()
+        generated = gen.get_task_details._get_kwargs(task_id=task_id)
         return Operation(
             name="GET /api/v1/generate/record-info",
-            open=self._fixed(gen.get_task_details._get_kwargs(task_id=task_id), self.base_url),
+            open=self._fixed(generated, self.base_url),
             parse=lambda reply: _parse_details(reply, task_id),
             task_id=task_id,
+            **_described("get_task", generated, self.base_url, route="legacy"),
         )
 
     def credits_operation(self) -> Operation[float]:
+        generated = gen.get_credits._get_kwargs()
         return Operation(
             name="GET /api/v1/chat/credit",
-            open=self._fixed(gen.get_credits._get_kwargs(), self.base_url),
+            open=self._fixed(generated, self.base_url),
             parse=_parse_credits,
+            **_described("get_credits", generated, self.base_url),
         )
 
     # -- flows -------------------------------------------------------------------------------
 
     def _attempt(
-        self, op: Operation[T], timeout: httpx.Timeout, attempt: int, attempts: int
+        self,
+        op: Operation[T],
+        timeout: httpx.Timeout,
+        attempt: int,
+        attempts: int,
+        trace: CallTrace | None,
     ) -> Flow[tuple[T | None, KieError | None]]:
         """Send `op` once (after waiting for a rate-limit slot); its result or its error."""
         limiter = self.limiter if op.rate_limited else None
@@ -338,11 +360,17 @@ class ClientCore:
                     slot = got
                     break
                 # Waiting holds no slot: a call cancelled here costs the others nothing.
+                if trace:
+                    trace.rate_limited(limiter, kind, got)
                 yield Sleep(got)
         elif limiter is not None:
             delay = limiter.reserve(kind)  # a shared limiter: a send time, held while waiting
             if delay > 0:
+                if trace:
+                    trace.rate_limited(limiter, kind, delay)
                 yield Sleep(delay)
+        if trace:
+            trace.sent(attempt, attempts)
         try:
             outcome = yield Send(op.open, timeout, op.stream_to)
         finally:
@@ -352,7 +380,8 @@ class ClientCore:
                 limiter.finished(slot)
         assert isinstance(outcome, Reply | Failure)
         result, error = _interpret(op, outcome)
-        _log_attempt(op, outcome, error, attempt, attempts)
+        if trace:
+            trace.answered(attempt, attempts, outcome, error)
         if isinstance(error, RateLimitError) and limiter is not None:
             # The server's window is fuller than ours: every call waits (shared limiters tell
             # every process), not just this one.
@@ -362,10 +391,22 @@ class ClientCore:
     def call(self, op: Operation[T], request_timeout: float | httpx.Timeout | None) -> Flow[T]:
         """Send `op`, retrying per policy; return its parsed result or raise a KieError."""
         timeout = self._timeout(request_timeout)
+        if not self.events.on:  # nobody listens: no event is built
+            return (yield from self._call(op, timeout, None))
+        trace = CallTrace(self.events, op, self.clock)
+        try:
+            result = yield from self._call(op, timeout, trace)
+        except BaseException as error:  # GeneratorExit too: a cancelled call still ends
+            trace.finished(error, None)
+            raise
+        trace.finished(None, result)
+        return result
+
+    def _call(self, op: Operation[T], timeout: httpx.Timeout, trace: CallTrace | None) -> Flow[T]:
         waited = 0.0
         attempts = self.retry.max_retries + 1
         for attempt in range(1, attempts + 1):
-            result, error = yield from self._attempt(op, timeout, attempt, attempts)
+            result, error = yield from self._attempt(op, timeout, attempt, attempts, trace)
             if error is None:
                 return cast(T, result)
             retry_after = getattr(error, "retry_after", None)
@@ -376,6 +417,8 @@ class ClientCore:
                 and waited + delay <= self.retry.max_total_wait
             ):
                 waited += delay
+                if trace:
+                    trace.retrying(attempt, error, delay)
                 yield Sleep(delay)
                 continue
             if op.creates_task and may_have_created_task(error):
@@ -398,12 +441,38 @@ class ClientCore:
         seconds = bounded_seconds(timeout, "wait(timeout=)")
         op = self.task_operation(task_id)
         per_request = self._timeout(request_timeout)
+        if not self.events.on:
+            return (yield from self._wait(op, seconds, per_request, None))
+        # The polls are the wait's attempts: one call, one span, however long it takes.
+        trace = CallTrace(self.events, attrs.evolve(op, operation="wait"), self.clock)
+        try:
+            details = yield from self._wait(op, seconds, per_request, trace)
+        except BaseException as error:
+            trace.task_finished(error)
+            trace.finished(error, None)
+            raise
+        trace.task_finished(details)
+        trace.finished(None, details)
+        return details
+
+    def _wait(
+        self,
+        op: Operation[TaskDetails],
+        seconds: float,
+        per_request: httpx.Timeout,
+        trace: CallTrace | None,
+    ) -> Flow[TaskDetails]:
         deadline = self.clock.monotonic() + seconds
-        poll = _TaskPoll(task_id, self.poll_schedule.intervals())
+        poll = _TaskPoll(cast(str, op.task_id), self.poll_schedule.intervals())
         while True:
-            details = yield from self._poll(op, poll, per_request, deadline)
+            previous = poll.last
+            details = yield from self._poll(op, poll, per_request, deadline, trace)
             if details is not None:
+                if trace:
+                    trace.last = details.details
                 if details.changed:
+                    if trace:
+                        trace.status_changed(previous, details.details)
                     yield Progress(details.details)
                 ended = poll.ended(details.details)
                 if ended is not None:
@@ -417,22 +486,29 @@ class ClientCore:
                 yield Sleep(min(poll.next_delay, left))
             else:  # callbacks expected: they wake us; polling is the slow safety net
                 delay = max(poll.next_delay, self.notifier.safety_poll)
-                yield Sleep(min(delay, left), wake_on=task_id)
+                yield Sleep(min(delay, left), wake_on=poll.task_id)
 
     def _poll(
-        self, op: Operation[TaskDetails], poll: _TaskPoll, timeout: httpx.Timeout, deadline: float
+        self,
+        op: Operation[TaskDetails],
+        poll: _TaskPoll,
+        timeout: httpx.Timeout,
+        deadline: float,
+        trace: CallTrace | None,
     ) -> Flow[_Seen | None]:
         """One poll of a task inside wait(): its details, or None when the poll met an error
         worth trying again (429, 5xx, network); any other error is raised."""
         # Clipped to the time left, yet long enough for a last poll at the deadline.
         left = max(deadline - self.clock.monotonic(), _LAST_POLL)
-        result, error = yield from self._attempt(op, clipped(timeout, left), 1, 1)
+        result, error = yield from self._attempt(op, clipped(timeout, left), 1, 1, trace)
         if error is None:
             assert isinstance(result, TaskDetails)
             return poll.seen(result)
         if not should_retry(error, creates_task=False):
             raise error
         poll.failed(error, self.retry, self._rng)
+        if trace:
+            trace.retrying(poll.errors_in_a_row, error, poll.next_delay)
         return None
 
 
@@ -490,6 +566,18 @@ class _TaskPoll:
             task_id=self.task_id,
             last_status=status,
         )
+
+
+def _described(
+    operation: str, generated: dict[str, Any], base: str, route: str | None = None
+) -> dict[str, Any]:
+    """Operation fields for events: never the query (it may hold ids) nor any header."""
+    return {
+        "operation": operation,
+        "method": str(generated["method"]).upper(),
+        "url": safe_url(base + generated["url"]),
+        "route": route,
+    }
 
 
 # -- reading answers ----------------------------------------------------------------------------
@@ -601,28 +689,3 @@ def _from_dict(model: Any, envelope: dict[str, Any]) -> Any:
         return model.from_dict(envelope)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ShapeError(f"{type(exc).__name__}: {exc}") from None
-
-
-def _log_attempt(
-    op: Operation[Any],
-    outcome: Reply | Failure,
-    error: KieError | None,
-    attempt: int,
-    attempts: int,
-) -> None:
-    if not logger.isEnabledFor(logging.DEBUG):
-        return
-    if isinstance(outcome, Failure):
-        result = outcome.detail
-    else:
-        code = getattr(error, "code", None) if error is not None else 200
-        result = f"HTTP {outcome.status} code {code}"
-    logger.debug(
-        "%s -> %s in %.3fs (attempt %d/%d)%s",
-        op.name,
-        result,
-        outcome.elapsed,
-        attempt,
-        attempts,
-        f" task_id={op.task_id}" if op.task_id else "",
-    )

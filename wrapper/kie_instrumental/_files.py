@@ -29,6 +29,7 @@ import httpx
 from . import _generated as gen
 from . import _spec
 from ._core import Flow, Operation, Reply, Resolve, Resolved
+from ._emitter import safe_url
 from ._errors import APIConnectionError, APIError, ConfigurationError, InvalidRequestError
 from ._models import CallbackEvent, ShapeError, TaskDetails, Track, require_str
 from ._responses import read_envelope
@@ -234,11 +235,15 @@ def upload_operation(
                 gen.upload_file_stream._get_kwargs(body=body), core.upload_base_url
             )
 
+    path_name = "/api/file-stream-upload"
     return Operation(
-        name="POST /api/file-stream-upload",
+        name=f"POST {path_name}",
         open=open_request,
         parse=_parse_upload,
         rate_limited=False,  # another host, not api.kie.ai
+        operation="upload_file",
+        method="POST",
+        url=core.upload_base_url + path_name,
     )
 
 
@@ -651,6 +656,9 @@ def download_operation(
         rate_limited=False,
         task_id=task_id,
         stream_to=sink,
+        operation="download",
+        method="GET",
+        url=safe_url(url),
     )
 
 

@@ -1,0 +1,274 @@
+"""Events (kie_instrumental.events): each fires with its documented fields in the flows that
+produce it, sync and async; a raising hook never changes a call's result; nothing is built when
+nobody listens; the operator's log lines (INFO) and the per-attempt ones (DEBUG) carry the
+event's fields as `extra`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from _records import record, suno_track
+from _support import API_KEY, CREATE_PATH, CREDIT_PATH, RECORD_PATH, VALID_FIELDS
+from kie_instrumental import (
+    ConfigurationError,
+    KieClient,
+    ServerError,
+    TaskFailedError,
+    WaitTimeoutError,
+)
+from kie_instrumental import events as ev
+
+MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 4
+CREATED = {"code": 200, "msg": "success", "data": {"taskId": "task-1"}}
+SERVER_ERROR = httpx.Response(200, json={"code": 500, "msg": "busy"})
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    def __call__(self, event: Any) -> None:
+        self.events.append(event)
+
+    def of(self, kind: type) -> list[Any]:
+        return [event for event in self.events if isinstance(event, kind)]
+
+
+def test_a_whole_task_fires_every_client_event_with_its_fields(make_client, mock_api, tmp_path):
+    recorder = Recorder()
+    client = make_client(hooks=[recorder], allow_private_downloads=True)
+    mock_api.post(CREATE_PATH).respond(200, json=CREATED)
+    mock_api.get(RECORD_PATH).mock(
+        side_effect=[
+            SERVER_ERROR,
+            record("PENDING"),
+            record("PENDING"),
+            record("TEXT_SUCCESS"),
+            record("SUCCESS", [suno_track(0), suno_track(1)]),
+        ]
+    )
+    mock_api.get(CREDIT_PATH).respond(200, json={"code": 200, "msg": "success", "data": 88.0})
+
+    task = client.add_instrumental(**VALID_FIELDS)
+    details = client.wait(task.task_id)
+    with respx.mock() as cdn:
+        cdn.get(url__startswith="https://cdn.example/").respond(200, content=MP3)
+        client.download(details, tmp_path)
+    assert client.get_credits() == 88.0
+
+    started = recorder.of(ev.CallStarted)
+    assert [(e.operation, e.route) for e in started] == [
+        ("add_instrumental", "legacy"),
+        ("wait", "legacy"),
+        ("download", None),
+        ("download", None),
+        ("get_credits", None),
+    ]
+    wait_id = next(e.call_id for e in started if e.operation == "wait")
+    polls = [e for e in recorder.of(ev.RequestAnswered) if e.call_id == wait_id]
+    assert len(polls) == 5 and {(e.attempt, e.attempts, e.task_id) for e in polls} == {
+        (1, 1, "task-1")
+    }
+
+    sent = recorder.of(ev.RequestSent)
+    answered = recorder.of(ev.RequestAnswered)
+    assert len(sent) == len(answered) == 1 + 5 + 2 + 1
+    create = answered[0]
+    assert (create.operation, create.method, create.attempt, create.attempts) == (
+        "add_instrumental",
+        "POST",
+        1,
+        3,
+    )
+    assert (create.url, create.status, create.code, create.error) == (
+        "https://api.kie.ai/api/v1/generate/add-instrumental",
+        200,
+        200,
+        None,
+    )
+    assert create.elapsed >= 0
+    failed_poll = answered[1]
+    assert (failed_poll.operation, failed_poll.attempt, failed_poll.status, failed_poll.code) == (
+        "wait",
+        1,
+        200,
+        500,
+    )
+    assert failed_poll.error == "ServerError" and failed_poll.task_id == "task-1"
+    assert failed_poll.url == "https://api.kie.ai/api/v1/generate/record-info"  # no query
+    assert answered[2].call_id == wait_id and answered[2].error is None
+
+    (retry,) = recorder.of(ev.RetryScheduled)
+    assert (retry.operation, retry.attempt, retry.reason, retry.code, retry.task_id) == (
+        "wait",
+        1,
+        "ServerError",
+        500,
+        "task-1",
+    )
+    assert retry.delay > 0 and retry.call_id == failed_poll.call_id
+
+    changes = [(e.previous, e.status) for e in recorder.of(ev.TaskStatusChanged)]
+    assert changes == [(None, "PENDING"), ("PENDING", "TEXT_SUCCESS"), ("TEXT_SUCCESS", "SUCCESS")]
+    assert {(e.task_id, e.call_id, e.route) for e in recorder.of(ev.TaskStatusChanged)} == {
+        ("task-1", wait_id, "legacy")
+    }
+
+    (finished,) = recorder.of(ev.TaskFinished)
+    assert (finished.task_id, finished.status, finished.outcome, finished.tracks) == (
+        "task-1",
+        "SUCCESS",
+        "succeeded",
+        2,
+    )
+    assert finished.duration > 0 and finished.call_id == wait_id
+
+    downloads = recorder.of(ev.DownloadFinished)
+    assert [(d.bytes, d.task_id) for d in downloads] == [(len(MP3), "task-1")] * 2
+    assert all(d.seconds >= 0 for d in downloads)
+    download_answers = [a for a in answered if a.operation == "download"]
+    assert {(a.url, a.code) for a in download_answers} == {
+        ("https://cdn.example/0.mp3", None),
+        ("https://cdn.example/1.mp3", None),
+    }
+
+    ends = recorder.of(ev.CallFinished)
+    assert len(ends) == len(started)
+    assert {e.call_id for e in ends} == {e.call_id for e in started}
+    credits = next(e for e in ends if e.operation == "get_credits")
+    assert credits.credits == 88.0 and credits.error is None
+    assert all(e.error is None for e in ends)
+
+
+def test_a_call_that_fails_ends_with_its_error_and_task_id(make_client, mock_api):
+    recorder = Recorder()
+    mock_api.get(RECORD_PATH).mock(return_value=SERVER_ERROR)
+    with pytest.raises(ServerError):
+        make_client(hooks=[recorder], max_retries=1).get_task("task-9")
+    (end,) = recorder.of(ev.CallFinished)
+    assert (end.operation, end.error, end.error_code, end.task_id) == (
+        "get_task",
+        "ServerError",
+        500,
+        "task-9",
+    )
+    assert [a.attempt for a in recorder.of(ev.RequestAnswered)] == [1, 2]
+    assert len(recorder.of(ev.RetryScheduled)) == 1
+
+
+@pytest.mark.parametrize(
+    ("statuses", "error", "outcome"),
+    [
+        (["PENDING", "GENERATE_AUDIO_FAILED"], TaskFailedError, "failed"),
+        (["PENDING"], WaitTimeoutError, "timed_out"),
+    ],
+)
+def test_a_task_that_fails_or_times_out_finishes_with_that_outcome(
+    make_client, mock_api, statuses, error, outcome
+):
+    recorder = Recorder()
+    answers = iter(statuses)
+    mock_api.get(RECORD_PATH).mock(
+        side_effect=lambda request: record(next(answers, statuses[-1]), error_code=501)
+    )
+    with pytest.raises(error):
+        make_client(hooks=[recorder]).wait("task-1", timeout=20)
+    (finished,) = recorder.of(ev.TaskFinished)
+    assert (finished.outcome, finished.status, finished.task_id) == (
+        outcome,
+        statuses[-1],
+        "task-1",
+    )
+    assert finished.error_code == 501 and finished.tracks == 0
+    wait_end = next(e for e in recorder.of(ev.CallFinished) if e.operation == "wait")
+    assert wait_end.error == error.__name__ and wait_end.task_id == "task-1"
+
+
+def test_the_rate_limiter_reports_its_waits(make_client, mock_api):
+    recorder = Recorder()
+    mock_api.get(CREDIT_PATH).respond(200, json={"code": 200, "msg": "success", "data": 1.0})
+    client = make_client(hooks=[recorder], rate_limit=(1, 10.0))
+    client.get_credits()
+    client.get_credits()
+    (waited,) = recorder.of(ev.RateLimitWait)
+    assert (waited.operation, waited.kind, waited.budget) == ("get_credits", "poll", (1, 10.0))
+    assert waited.delay == pytest.approx(10.0, abs=0.5)
+
+
+def test_a_raising_hook_does_not_change_results_and_is_logged_once(make_client, mock_api, caplog):
+    def broken(event: Any) -> None:
+        raise RuntimeError("hook bug")
+
+    recorder = Recorder()
+    mock_api.get(CREDIT_PATH).respond(200, json={"code": 200, "msg": "success", "data": 5.0})
+    mock_api.get(RECORD_PATH).mock(return_value=SERVER_ERROR)
+    client = make_client(hooks=[broken, recorder], max_retries=1)
+    with caplog.at_level(logging.WARNING, logger="kie_instrumental"):
+        assert client.get_credits() == 5.0
+        assert client.get_credits() == 5.0
+        with pytest.raises(ServerError):  # the call's own error, not the hook's
+            client.get_task("task-1")
+    failures = [r for r in caplog.records if "hook" in r.getMessage()]
+    assert len(failures) == 1 and failures[0].levelno == logging.WARNING
+    assert recorder.of(ev.CallFinished)  # the next hook still saw every event
+    assert len(recorder.of(ev.CallFinished)) == 3
+
+
+def test_without_hooks_no_event_is_built(make_client, mock_api, monkeypatch, caplog):
+    import kie_instrumental._core as core
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("an event was built with nobody listening")
+
+    monkeypatch.setattr(core, "CallTrace", forbidden)
+    mock_api.get(RECORD_PATH).mock(
+        side_effect=[SERVER_ERROR, record("PENDING"), record("SUCCESS", [suno_track()])]
+    )
+    client = make_client()
+    with caplog.at_level(logging.WARNING, logger="kie_instrumental"):
+        assert client.wait("task-1").status == "SUCCESS"
+
+
+@pytest.mark.parametrize("hooks", [print, [42], "not hooks"])
+def test_hooks_must_be_callables(hooks):
+    with pytest.raises(ConfigurationError, match="hooks"):
+        KieClient(API_KEY, hooks=hooks)
+
+
+def test_operators_see_retries_and_failed_tasks_at_info_with_fields(make_client, mock_api, caplog):
+    mock_api.get(RECORD_PATH).mock(
+        side_effect=[SERVER_ERROR, record("PENDING"), record("GENERATE_AUDIO_FAILED")]
+    )
+    with caplog.at_level(logging.INFO, logger="kie_instrumental"), pytest.raises(TaskFailedError):
+        make_client().wait("task-1")
+    info = [r for r in caplog.records if r.levelno == logging.INFO]
+    assert [r.kie_event for r in info] == ["retry_scheduled", "task_finished"]  # type: ignore[attr-defined]
+    retry, failed = info
+    assert retry.kie_operation == "wait" and retry.kie_reason == "ServerError"  # type: ignore[attr-defined]
+    assert retry.kie_delay > 0 and retry.kie_task_id == "task-1"  # type: ignore[attr-defined]
+    assert "retrying in" in retry.getMessage()
+    assert failed.kie_outcome == "failed"  # type: ignore[attr-defined]
+    assert failed.kie_status == "GENERATE_AUDIO_FAILED"  # type: ignore[attr-defined]
+    assert "task task-1 failed" in failed.getMessage()
+
+
+def test_debug_has_one_record_per_attempt_with_fields(make_client, mock_api, caplog):
+    mock_api.get(CREDIT_PATH).mock(
+        side_effect=[
+            SERVER_ERROR,
+            httpx.Response(200, json={"code": 200, "msg": "ok", "data": 3.0}),
+        ]
+    )
+    with caplog.at_level(logging.DEBUG, logger="kie_instrumental"):
+        make_client().get_credits()
+    attempts = [r for r in caplog.records if getattr(r, "kie_event", "") == "request_answered"]
+    assert [(r.kie_attempt, r.kie_status, r.kie_code) for r in attempts] == [  # type: ignore[attr-defined]
+        (1, 200, 500),
+        (2, 200, 200),
+    ]
+    assert all(r.levelno == logging.DEBUG for r in attempts)
+    assert "GET /api/v1/chat/credit -> HTTP 200 code 500" in attempts[0].getMessage()
