@@ -159,6 +159,34 @@ def test_a_failed_upload_of_a_seekable_stream_is_resent_whole(client, mock_uploa
     assert route.call_count == 2 and WAV in route.calls.last.request.content
 
 
+class PipeLike(io.RawIOBase):
+    """A binary stream that cannot rewind (a pipe, a socket, a request body)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        chunk = self._data.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def test_a_stream_that_cannot_rewind_is_sent_once_never_resent_partly(client, mock_upload):
+    route = mock_upload.post(UPLOAD_PATH).mock(
+        side_effect=[httpx.Response(503, text="busy"), httpx.Response(200, json=UPLOADED)]
+    )
+    with pytest.raises(InvalidRequestError, match="cannot be rewound") as caught:
+        client.upload_file(PipeLike(WAV), file_name="a.wav")
+    assert caught.value.field == "file"
+    assert route.call_count == 1 and WAV in route.calls.last.request.content
+    ok = mock_upload.post(UPLOAD_PATH).respond(200, json=UPLOADED)
+    assert client.upload_file(PipeLike(WAV), file_name="b.wav") == UPLOADED["data"]["downloadUrl"]
+    assert WAV in ok.calls.last.request.content
+
+
 def test_an_upload_retry_resends_the_whole_file(client, mock_upload, tmp_path):
     audio = tmp_path / "vocals.wav"
     audio.write_bytes(b"0123456789" * 100)
