@@ -264,3 +264,17 @@ def test_a_journal_failing_after_the_create_never_loses_the_task_id(
     [task_id] = fake.tasks
     assert any(task_id in note for note in err.value.__notes__)
     assert any(task_id in r.getMessage() and "job-1" in r.getMessage() for r in caplog.records)
+
+
+def test_redis_down_the_journaled_create_is_never_sent(fake_url: tuple[FakeKie, str]) -> None:
+    """No intent recorded, no paid create: the job fails before anything is spent."""
+    from _redis_server import free_port
+    from kie_instrumental.redis_backend import RedisJournal
+    from redis import RedisError
+
+    fake, base_url = fake_url
+    journal = RedisJournal(f"redis://127.0.0.1:{free_port()}/0", redis_timeout=0.5)
+    started = time.monotonic()
+    with KieClient(fake.api_key, base_url=base_url) as kie, pytest.raises(RedisError):
+        kie.run_job(journal, job_key="job-1", **FIELDS)
+    assert creates(fake) == 0 and time.monotonic() - started < 5

@@ -258,3 +258,15 @@ def test_the_local_limiter_backs_off_after_a_429_too() -> None:
     limiter.back_off(5.0)
     limiter.back_off(2.0)  # never moves the back-off earlier
     assert limiter.reserve("poll") == 5.0
+
+
+def test_redis_down_a_receiver_answers_500_and_runs_nothing() -> None:
+    """KIE delivers again later; no handler runs without the shared claim."""
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    dedup = webhooks.Deduplicator(RedisDedupStore(dead, redis_timeout=0.5))
+    body, headers = signed(callback("complete", task_id="task-x"))
+    runs: list[webhooks.CallbackEvent] = []
+    started = time.monotonic()
+    receipt = webhooks.receive(body, headers, SECRET, runs.append, dedup=dedup)
+    assert receipt.status >= 500 and not receipt.processed and runs == []
+    assert time.monotonic() - started < 5
