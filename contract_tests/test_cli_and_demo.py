@@ -3,10 +3,12 @@ ports, real signed callbacks, real files; expected errors as one line and a docu
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -16,8 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _hostile import HostileServer, Reply
+from _support import CREDIT_PATH, VALID_FIELDS
 from kie_instrumental import KieClient
-from kie_instrumental._cli import main
+from kie_instrumental._cli import EXIT_CODES, PORT_IN_USE, build_parser, main
 from kie_instrumental.testing import FakeKie
 from kie_instrumental.testing._suno import track_id
 
@@ -241,3 +245,193 @@ def test_verbose_shows_retries_and_failures_as_they_happen(env, capsys):
     err = capsys.readouterr().err
     assert re.search(r"kie-instrumental: task \S+ failed with status SENSITIVE_WORD_ERROR", err)
     assert server.api_key not in err
+
+
+# -- every option checked before anything is paid for --------------------------------------------
+
+
+@pytest.fixture
+def counting(monkeypatch):
+    """A loopback server counting every request; the CLI's API and upload hosts point at it."""
+    with HostileServer() as server:
+        server.script("GET", CREDIT_PATH, Reply(200, json={"code": 200, "msg": "ok", "data": 7}))
+        monkeypatch.setenv("KIE_API_KEY", "sk-cli-test")
+        monkeypatch.setenv("KIE_BASE_URL", server.url)
+        monkeypatch.setenv("KIE_UPLOAD_BASE_URL", server.url)
+        yield server
+
+
+def _exit_code(argv: list[str]) -> int | str | None:
+    """main's exit code, usage errors (argparse's SystemExit) included."""
+    try:
+        return main(argv)
+    except SystemExit as exit_:
+        return exit_.code
+
+
+def _with_file(path: Path) -> list[str]:
+    args = [a for a in ADD if a not in ("--upload-url", "https://example.com/v.mp3")]
+    return [*args, "--file", str(path)]
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "says"),
+    [
+        (["--wait", "--timeout", "inf"], 2, "--timeout must be a bounded number"),
+        (["--wait", "--timeout", "0"], 2, "--timeout must be a bounded number"),
+        (["--wait", "--timeout", "nan"], 2, "--timeout must be a bounded number"),
+        (["--wait", "--timeout", "1e12"], 2, "--timeout must be a bounded number"),
+        (["--wait", "--timeout", "soon"], 2, "not a number of seconds"),
+        (["--download", "out"], 2, "--download needs --wait"),
+        (["--model", "V9"], 2, "invalid choice: 'V9'"),
+        (["--vocal-gender", "x"], 2, "invalid choice: 'x'"),
+        (["--style-weight", "1.5"], 4, "style_weight (styleWeight)"),
+        (["--style-weight", "0.615", "--title", ""], 4, "2 invalid fields: "),
+    ],
+)
+def test_bad_options_of_add_are_refused_before_the_upload(
+    counting, capsys, tmp_path, extra, code, says
+):
+    vocals = tmp_path / "vocals.wav"
+    vocals.write_bytes(b"RIFF-vocals")
+    assert _exit_code([*_with_file(vocals), *extra]) == code
+    err = capsys.readouterr().err
+    assert says in err
+    assert counting.count() == 0  # nothing uploaded, nothing created
+
+
+def test_a_directory_as_file_and_a_file_as_download_folder_are_refused_first(
+    counting, capsys, tmp_path
+):
+    assert main(_with_file(tmp_path)) == 4
+    assert "must be a regular file, not a directory" in capsys.readouterr().err
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    vocals = tmp_path / "vocals.wav"
+    vocals.write_bytes(b"RIFF-vocals")
+    assert main([*_with_file(vocals), "--wait", "--download", str(taken)]) == 4
+    assert "--download: must be a directory" in capsys.readouterr().err
+    assert counting.count() == 0
+
+
+@pytest.mark.parametrize("timeout", ["inf", "-1", "x"])
+def test_wait_checks_its_timeout_before_any_request(counting, capsys, timeout):
+    with pytest.raises(SystemExit) as caught:
+        main(["wait", "task-1", "--timeout", timeout])
+    assert caught.value.code == 2
+    assert counting.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "text", "document"),
+    [
+        (1_000_000.0, "1000000 credits", {"credits": 1_000_000}),
+        (12.5, "12.5 credits", {"credits": 12.5}),
+        (0.0001, "0.0001 credits", {"credits": 0.0001}),
+        (1e16, "10000000000000000 credits", {"credits": 10**16}),
+    ],
+)
+def test_credits_are_printed_as_plain_numbers(counting, capsys, data, text, document):
+    counting.script("GET", CREDIT_PATH, Reply(200, json={"code": 200, "msg": "ok", "data": data}))
+    assert main(["credits"]) == 0
+    assert capsys.readouterr().out.strip() == text
+    assert main(["credits", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out) == document
+    assert "e+" not in out and "e-" not in out.replace("0.0001", "")
+
+
+def _all_actions(parser: argparse.ArgumentParser) -> Iterator[tuple[str, argparse.Action]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                for where, inner in _all_actions(sub):
+                    yield f"{name} {where}", inner
+        else:
+            yield "", action
+
+
+def test_every_option_and_argument_has_help():
+    missing = [
+        f"{where}{'/'.join(action.option_strings) or action.dest}"
+        for where, action in _all_actions(build_parser())
+        if not action.help
+    ]
+    assert missing == []
+
+
+def test_a_busy_port_for_fake_server_is_its_own_error_and_exit_code(capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        assert main(["fake-server", "--port", str(port)]) == PORT_IN_USE
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"kie-instrumental: error: port {port} on 127.0.0.1 is already in use: stop what uses "
+        "it or choose another with --port"
+    )
+    assert PORT_IN_USE not in {code for _, code in EXIT_CODES}
+
+
+# -- Ctrl-C says how to resume -------------------------------------------------------------------
+
+
+@pytest.fixture
+def slow_fake() -> Iterator[tuple[FakeKie, str]]:
+    server = FakeKie(rate_limit=None, callbacks="off", stage_seconds=60)
+    with server.serve() as url:
+        yield server, url
+
+
+def _interrupted(
+    argv: list[str], fake: tuple[FakeKie, str], tmp_path: Path, ready: str
+) -> list[str]:
+    """Run the command, press Ctrl-C once a line of `ready` ("out" or "err") shows it is
+    waiting, and return its stderr lines."""
+    server, url = fake
+    env = {
+        **os.environ,
+        "KIE_API_KEY": server.api_key,
+        "KIE_UPLOAD_BASE_URL": url,
+        "PYTHONUNBUFFERED": "1",
+    }
+    process = subprocess.Popen(
+        [str(BIN / "kie-instrumental"), "--base-url", url, *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        first = (process.stdout if ready == "out" else process.stderr).readline()
+        assert first, "the command ended before waiting"
+        time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert process.returncode == 130
+    return ([first] if ready == "err" else []) + err.strip().splitlines()
+
+
+def test_ctrl_c_while_add_waits_repeats_the_task_and_how_to_resume(slow_fake, tmp_path):
+    server, url = slow_fake
+    lines = _interrupted([*ADD, "--wait", "--download", "out"], slow_fake, tmp_path, "out")
+    (task_id,) = server.tasks
+    assert lines[-1] == (
+        f"kie-instrumental: interrupted; task {task_id} continues at KIE. Resume waiting with: "
+        f"kie-instrumental --base-url {url} wait {task_id} --download out"
+    )
+
+
+def test_ctrl_c_while_wait_waits_repeats_the_task_and_how_to_resume(slow_fake, tmp_path):
+    server, url = slow_fake
+    with KieClient(server.api_key, base_url=url, rate_limit=None) as client:
+        task_id = client.add_instrumental(**{k: v for k, v in VALID_FIELDS.items()}).task_id
+    lines = _interrupted(["wait", task_id, "--json"], slow_fake, tmp_path, "err")
+    assert "stage" in lines[0]
+    assert lines[-1].endswith(f"kie-instrumental --base-url {url} wait {task_id} --json")

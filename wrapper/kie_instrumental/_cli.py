@@ -5,25 +5,35 @@ Exit codes: 0 done · 2 usage · 3 configuration (no KIE_API_KEY) · 4 invalid r
 5 authentication or permission · 6 insufficient credits · 7 rate limited or unavailable ·
 8 server, connection or timeout error · 9 the task failed · 10 wait deadline passed ·
 11 any other KIE error · 12 `resume` left jobs unfinished (unknown or still running) ·
-130 interrupted.
+13 fake-server's port is in use · 130 interrupted (the last line repeats the task id and the
+command that resumes waiting).
+
+Every option is checked before anything is uploaded or paid for.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import logging
+import math
+import shlex
+import socket
 import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
 import attrs
 
+from . import _spec
 from ._client import KieClient
+from ._core import bounded_seconds
 from ._errors import (
     APIConnectionError,
     AuthenticationError,
@@ -54,6 +64,9 @@ EXIT_CODES: tuple[tuple[type[KieError], int], ...] = (
     (TaskFailedError, 9),
     (WaitTimeoutError, 10),
 )
+
+
+PORT_IN_USE = 13
 
 
 def exit_code_for(error: KieError) -> int:
@@ -130,21 +143,53 @@ def _wait_and_report(client: KieClient, task_id: str, args: argparse.Namespace) 
     _print_details(details, files, args.json)
 
 
+def _create_fields(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "upload_url": args.upload_url,
+        "title": args.title,
+        "tags": args.tags,
+        "negative_tags": args.negative_tags,
+        "callback_url": args.callback_url,
+        "model": args.model,
+        "vocal_gender": args.vocal_gender,
+        "style_weight": args.style_weight,
+        "weirdness_constraint": args.weirdness_constraint,
+        "audio_weight": args.audio_weight,
+    }
+
+
+def _check_add(args: argparse.Namespace) -> None:
+    """Every rule the request, the file and the download folder must meet, checked before the
+    upload and the paid create: all invalid fields at once, as the client reports them."""
+    from . import _files
+    from ._validation import errors_of, field_names, request_validator
+
+    if args.file is not None:
+        _files._local_file(args.file)
+    if args.download is not None:
+        folder = Path(args.download)
+        if folder.exists() and not folder.is_dir():
+            raise InvalidRequestError(
+                f"--download: must be a directory, not a file, got {str(folder)!r}",
+                field="directory",
+                rule="type",
+            )
+    schema = _spec.request_schema_name(_spec.ADD_INSTRUMENTAL_PATH)
+    fields = _create_fields(args)
+    wire = {w: fields[k] for w, k in field_names(schema) if fields.get(k) is not None}
+    uploaded = {w for w, k in field_names(schema) if k == "upload_url" and args.file is not None}
+    violations = [v for v in request_validator(schema).violations(wire) if v.field not in uploaded]
+    if violations:
+        raise errors_of(violations)
+
+
 def cmd_add(args: argparse.Namespace) -> int:
+    _check_add(args)
     with _client(args) as client:
         upload_url = args.upload_url or client.upload_file(args.file)
-        task = client.add_instrumental(
-            upload_url=upload_url,
-            title=args.title,
-            tags=args.tags,
-            negative_tags=args.negative_tags,
-            callback_url=args.callback_url,
-            model=args.model,
-            vocal_gender=args.vocal_gender,
-            style_weight=args.style_weight,
-            weirdness_constraint=args.weirdness_constraint,
-            audio_weight=args.audio_weight,
-        )
+        args.creating = True  # from here on an interruption may leave a task behind
+        task = client.add_instrumental(**{**_create_fields(args), "upload_url": upload_url})
+        args.task_id = task.task_id
         if args.json and not args.wait:
             print(json.dumps({"task_id": task.task_id}))
         else:
@@ -169,7 +214,10 @@ def cmd_wait(args: argparse.Namespace) -> int:
 def cmd_credits(args: argparse.Namespace) -> int:
     with _client(args) as client:
         credits = client.get_credits()
-    print(json.dumps({"credits": credits}) if args.json else f"{credits:g} credits")
+    if args.json:
+        print(json.dumps({"credits": int(credits) if credits.is_integer() else credits}))
+    else:
+        print(f"{_plain(credits)} credits")
     return 0
 
 
@@ -200,6 +248,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return 12 if any(not job.finished for job in jobs) else 0
 
 
+def _plain(number: float) -> str:
+    """A number as people write it: 1000000, 12.5, never 1e+06."""
+    return str(int(number)) if number.is_integer() else format(Decimal(repr(number)), "f")
+
+
 def _needs_fake_extra() -> None:
     """`demo` and `fake-server` need starlette and uvicorn: say how to get them."""
     try:
@@ -220,6 +273,9 @@ def cmd_fake_server(args: argparse.Namespace) -> int:
         switches["rate_limit"] = None
     if args.unlimited_credits:
         switches["credits"] = None
+    listener = _listen(args.host, args.port)
+    if listener is None:
+        return PORT_IN_USE
     fake = FakeKie(stage_seconds=args.stage_seconds, callbacks=args.callbacks, **switches)
     import uvicorn
 
@@ -228,8 +284,37 @@ def cmd_fake_server(args: argparse.Namespace) -> int:
         f"webhook secret: {fake.webhook_secret}",
         flush=True,
     )
-    uvicorn.run(fake.app, host=args.host, port=args.port, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(fake.app, log_level="warning"))
+    with listener:
+        server.run(sockets=[listener])
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket | None:
+    """The listening socket, bound here so that a busy port is one clear line and its own exit
+    code (uvicorn would log a traceback-like error and exit 1)."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConfigurationError(f"--host: cannot listen on {host!r} ({exc.strerror})") from None
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+        listener.listen(128)
+    except OSError as exc:
+        listener.close()
+        if exc.errno == errno.EADDRINUSE:
+            print(
+                f"kie-instrumental: error: port {port} on {host} is already in use: "
+                "stop what uses it or choose another with --port",
+                file=sys.stderr,
+            )
+            return None
+        raise ConfigurationError(
+            f"--host/--port: cannot listen on {host}:{port} ({exc.strerror})"
+        ) from None
+    return listener
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -237,6 +322,44 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from ._demo import run_demo
 
     return run_demo(Path(args.out), stage_seconds=args.stage_seconds)
+
+
+def _seconds(text: str) -> float:
+    """--timeout: the client's own rule for a wait deadline, as a usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    try:
+        return bounded_seconds(value, "--timeout")
+    except ConfigurationError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def _stage_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and 0 <= value <= 3600):
+        raise argparse.ArgumentTypeError(f"must be between 0 and 3600 seconds, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {value}")
+    return value
+
+
+def _enum(wire_name: str) -> tuple[str, ...]:
+    """The values the spec allows for a field of the create request."""
+    schema = _spec.schema(_spec.request_schema_name(_spec.ADD_INSTRUMENTAL_PATH))
+    return tuple(schema["properties"][wire_name]["enum"])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -254,24 +377,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="show retries, rate-limit waits and task failures as they happen (on stderr)",
     )
     parser.add_argument("--base-url", help="API base URL (default: $KIE_BASE_URL or KIE's)")
-    parser.add_argument("--upload-base-url", help="file upload host (default: KIE's)")
+    parser.add_argument(
+        "--upload-base-url", help="file upload host (default: $KIE_UPLOAD_BASE_URL or KIE's)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     def waiting(sub: argparse.ArgumentParser) -> None:
         sub.add_argument(
             "--timeout",
-            type=float,
+            type=_seconds,
             default=600.0,
-            help="overall wait deadline in seconds (default 600)",
+            help="overall wait deadline in seconds, at most a day (default 600)",
         )
         sub.add_argument("--download", metavar="DIR", help="save the tracks into DIR")
         sub.add_argument("--json", action="store_true", help="print JSON")
 
-    add = commands.add_parser("add", help="create an add-instrumental task")
+    add = commands.add_parser("add", help="create an add-instrumental task (costs credits)")
     source = add.add_mutually_exclusive_group(required=True)
     source.add_argument("--upload-url", help="public URL of the vocal track")
     source.add_argument("--file", type=Path, help="a local file, uploaded first (kept 3 days)")
-    add.add_argument("--title", required=True)
+    add.add_argument("--title", required=True, help="title of the generated music")
     add.add_argument("--tags", required=True, help="styles to include")
     add.add_argument("--negative-tags", required=True, help="styles to exclude (may be '')")
     add.add_argument(
@@ -279,27 +404,27 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="where KIE sends results: required, so they go nowhere unintended",
     )
-    add.add_argument("--model", help="V4_5PLUS (default), V5 or V5_5")
-    add.add_argument("--vocal-gender", help="m or f")
-    add.add_argument("--style-weight", type=float)
-    add.add_argument("--weirdness-constraint", type=float)
-    add.add_argument("--audio-weight", type=float)
+    add.add_argument("--model", choices=_enum("model"), help="the model (default: KIE's, V4_5PLUS)")
+    add.add_argument("--vocal-gender", choices=_enum("vocalGender"), help="preferred vocal gender")
+    add.add_argument("--style-weight", type=float, help="0 to 1, in steps of 0.01")
+    add.add_argument("--weirdness-constraint", type=float, help="0 to 1, in steps of 0.01")
+    add.add_argument("--audio-weight", type=float, help="0 to 1, in steps of 0.01")
     add.add_argument("--wait", action="store_true", help="wait for the result")
     waiting(add)
     add.set_defaults(run=cmd_add)
 
     status = commands.add_parser("status", help="show a task's details")
-    status.add_argument("task_id")
-    status.add_argument("--json", action="store_true")
+    status.add_argument("task_id", help="the task id that add printed")
+    status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(run=cmd_status)
 
     wait = commands.add_parser("wait", help="wait for a task to finish")
-    wait.add_argument("task_id")
+    wait.add_argument("task_id", help="the task id that add printed")
     waiting(wait)
     wait.set_defaults(run=cmd_wait)
 
     credits = commands.add_parser("credits", help="remaining credits")
-    credits.add_argument("--json", action="store_true")
+    credits.add_argument("--json", action="store_true", help="print JSON")
     credits.set_defaults(run=cmd_credits)
 
     resume = commands.add_parser(
@@ -313,23 +438,72 @@ def build_parser() -> argparse.ArgumentParser:
     resume.set_defaults(run=cmd_resume)
 
     fake = commands.add_parser("fake-server", help="run FakeKie on a loopback port")
-    fake.add_argument("--host", default="127.0.0.1")
-    fake.add_argument("--port", type=int, default=8000)
-    fake.add_argument("--stage-seconds", type=float, default=2.0)
-    fake.add_argument("--no-rate-limit", action="store_true")
-    fake.add_argument("--unlimited-credits", action="store_true")
-    fake.add_argument("--callbacks", choices=("off", "loopback", "any"), default="loopback")
+    fake.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
+    fake.add_argument("--port", type=_port, default=8000, help="port to listen on (default 8000)")
+    fake.add_argument(
+        "--stage-seconds",
+        type=_stage_seconds,
+        default=2.0,
+        help="seconds each stage of a task takes (default 2)",
+    )
+    fake.add_argument(
+        "--no-rate-limit", action="store_true", help="never answer 429 (KIE's limit is off)"
+    )
+    fake.add_argument(
+        "--unlimited-credits", action="store_true", help="creating tasks never runs out of credits"
+    )
+    fake.add_argument(
+        "--callbacks",
+        choices=("off", "loopback", "any"),
+        default="loopback",
+        help="where callbacks may be sent (default: loopback addresses only)",
+    )
     fake.set_defaults(run=cmd_fake_server)
 
     demo = commands.add_parser("demo", help="the whole flow against the embedded fake server")
     demo.add_argument("--out", default="demo-output", help="where the tracks are saved")
-    demo.add_argument("--stage-seconds", type=float, default=1.5)
+    demo.add_argument(
+        "--stage-seconds",
+        type=_stage_seconds,
+        default=1.5,
+        help="seconds each stage of the task takes (default 1.5)",
+    )
     demo.set_defaults(run=cmd_demo)
     return parser
 
 
+def _resume_hint(args: argparse.Namespace) -> str:
+    """What to tell a user who pressed Ctrl-C: the task lives on at KIE."""
+    task_id = getattr(args, "task_id", None)
+    if task_id is None:
+        if getattr(args, "creating", False):
+            return (
+                "interrupted while creating the task: it may exist; check your callback or "
+                "the task list before submitting again"
+            )
+        return "interrupted"
+    command = ["kie-instrumental"]
+    for option, value in (
+        ("--base-url", args.base_url),
+        ("--upload-base-url", args.upload_base_url),
+    ):
+        if value:
+            command += [option, value]
+    command += ["wait", task_id]
+    if getattr(args, "download", None):
+        command += ["--download", args.download]
+    if getattr(args, "json", False):
+        command.append("--json")
+    return (
+        f"interrupted; task {task_id} continues at KIE. Resume waiting with: {shlex.join(command)}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "add" and args.download is not None and not args.wait:
+        parser.error("--download needs --wait (there is nothing to download until the task ends)")
     with _verbose(args.verbose):
         return _run(args)
 
@@ -361,6 +535,6 @@ def _run(args: argparse.Namespace) -> int:
         print(f"kie-instrumental: error: {error}", file=sys.stderr)
         return exit_code_for(error)
     except KeyboardInterrupt:
-        print("kie-instrumental: interrupted", file=sys.stderr)
+        print(f"kie-instrumental: {_resume_hint(args)}", file=sys.stderr)
         return 130
     return code
