@@ -1,7 +1,7 @@
 """Events (kie_instrumental.events): each fires with its documented fields in the flows that
-produce it, sync and async; a raising hook never changes a call's result; nothing is built when
-nobody listens; the operator's log lines (INFO) and the per-attempt ones (DEBUG) carry the
-event's fields as `extra`."""
+produce it, sync and async, both receivers for callbacks; a raising hook never changes a
+result; nothing is built when nobody listens; the operator's log lines (INFO) and the
+per-attempt ones (DEBUG) carry the event's fields as `extra`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from _callbacks import SECRET, callback, signed
 from _records import record, suno_track
 from _support import API_KEY, CREATE_PATH, CREDIT_PATH, RECORD_PATH, VALID_FIELDS
 from kie_instrumental import (
@@ -21,6 +22,8 @@ from kie_instrumental import (
     WaitTimeoutError,
 )
 from kie_instrumental import events as ev
+from kie_instrumental.receivers import starlette_app, wsgi_app
+from test_receivers import Poster
 
 MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 4
 CREATED = {"code": 200, "msg": "success", "data": {"taskId": "task-1"}}
@@ -272,3 +275,53 @@ def test_debug_has_one_record_per_attempt_with_fields(make_client, mock_api, cap
     ]
     assert all(r.levelno == logging.DEBUG for r in attempts)
     assert "GET /api/v1/chat/credit -> HTTP 200 code 500" in attempts[0].getMessage()
+
+
+# -- callbacks: both receivers ------------------------------------------------------------------
+
+
+@pytest.fixture(params=["starlette", "wsgi"])
+def receiver_kind(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def test_receivers_report_each_callback_received_verified_or_refused(receiver_kind, caplog):
+    recorder = Recorder()
+
+    def broken(event: Any) -> None:
+        raise RuntimeError("hook bug")
+
+    handled: list[Any] = []
+    make = starlette_app if receiver_kind == "starlette" else wsgi_app
+    poster = Poster(receiver_kind, make(SECRET, handled.append, hooks=[broken, recorder]))
+    genuine, headers = signed(callback("complete", task_id="task-7"))
+    _, wrong = signed(callback("complete", task_id="task-7"), secret="not-the-secret")
+    unknown, unknown_headers = signed(callback("remix", task_id="task-7"))
+    with caplog.at_level(logging.INFO, logger="kie_instrumental"):
+        assert poster.post(genuine, headers).status_code == 200  # the raising hook changes nothing
+        assert poster.post(genuine, wrong).status_code == 401
+        assert poster.post(unknown, unknown_headers).status_code == 200
+        assert poster.post(b"not json", headers).status_code == 401
+    assert len(handled) == 1
+
+    received = [(e.task_id, e.stage) for e in recorder.of(ev.CallbackReceived)]
+    assert received == [
+        ("task-7", "complete"),
+        ("task-7", "complete"),
+        ("task-7", "remix"),
+        (None, None),
+    ]
+    assert [(e.task_id, e.stage) for e in recorder.of(ev.CallbackVerified)] == [
+        ("task-7", "complete")
+    ]
+    refused = [(e.task_id, e.stage, e.reason) for e in recorder.of(ev.CallbackRefused)]
+    assert refused == [
+        ("task-7", "complete", "signature does not match"),
+        ("task-7", "remix", "unknown stage"),
+        (None, None, "malformed JSON body"),
+    ]
+    info = [r for r in caplog.records if getattr(r, "kie_event", "") == "callback_refused"]
+    assert [r.kie_reason for r in info] == [reason for _, _, reason in refused]  # type: ignore[attr-defined]
+    assert all(r.levelno == logging.INFO for r in info)
+    texts = [repr(e) for e in recorder.events] + [repr(vars(r)) for r in caplog.records]
+    assert [text for text in texts if SECRET in text] == []

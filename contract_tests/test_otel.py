@@ -12,10 +12,12 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from _callbacks import SECRET, callback, signed
 from _records import record, suno_track
 from _support import API_KEY, CREATE_PATH, CREDIT_PATH, RECORD_PATH, ROOT, VALID_FIELDS
-from kie_instrumental import APIConnectionError, ServerError, TaskFailedError
+from kie_instrumental import APIConnectionError, ServerError, TaskFailedError, webhooks
 from kie_instrumental.otel import OpenTelemetryHook
+from kie_instrumental.webhooks import Deduplicator
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -266,3 +268,40 @@ def test_the_console_example_prints_the_spans_and_metrics_of_a_whole_task():
         assert f'"name": "{metric}"' in out
     assert '"kie.task.outcome": "succeeded"' in out
     assert "fake-kie-key" not in out and "fake-kie-key" not in done.stderr
+
+
+def test_callbacks_become_span_events_and_a_bounded_counter(telemetry):
+    tracer = telemetry.hook._tracer
+    seen = Deduplicator()
+    genuine, headers = signed(callback("complete"))
+    _, wrong = signed(callback("complete"), secret="not-the-secret")
+    flood = [signed(callback(f"stage-{n}")) for n in range(5)]
+    with tracer.start_as_current_span("POST /kie/callback") as server:
+        for body, head in [(genuine, headers), (genuine, wrong), *flood]:
+            webhooks.receive(body, head, SECRET, lambda e: None, dedup=seen, hooks=[telemetry.hook])
+    (span,) = telemetry.named("POST /kie/callback")
+    assert span.context.span_id == server.get_span_context().span_id
+    names = [e.name for e in span.events]
+    assert names[:4] == [
+        "kie.callback.received",
+        "kie.callback.verified",
+        "kie.callback.received",
+        "kie.callback.refused",
+    ]
+    refused = span.events[3].attributes
+    assert refused["kie.callback.reason"] == "signature does not match"
+    assert refused["kie.task_id"] == "task-1"
+    counts = {
+        (p.attributes["kie.callback.result"], p.attributes["kie.callback.stage"]): p.value
+        for p in telemetry.points()["kie.callbacks"]
+    }
+    assert counts == {
+        ("received", "complete"): 2,
+        ("verified", "complete"): 1,
+        ("refused", "complete"): 1,
+        ("received", "other"): 5,  # unknown stages share one label
+        ("refused", "other"): 5,
+    }
+    texts = [repr(dict(e.attributes)) for e in span.events]
+    texts += [repr(dict(p.attributes)) for ps in telemetry.points().values() for p in ps]
+    assert [text for text in texts if SECRET in text] == []

@@ -183,7 +183,7 @@ class CallbackVerified:
 
 @attrs.frozen(kw_only=True)
 class CallbackRefused:
-    """The callback was refused: `reason` says which check failed."""
+    """The callback was refused: `reason` says which check failed; `stage` as claimed."""
 
     task_id: str | None
     stage: str | None

@@ -24,7 +24,8 @@ call (same but the status); `kie.client.retries` {retry} (`kie.operation`, `kie.
 `kie.credits.remaining` {credit} (a gauge, set by each `get_credits()`) and `kie.credits.spent`
 {credit} (the fall between two `get_credits()` readings seen by this hook: KIE reports no
 price per task); `kie.downloads.size` By; `kie.callbacks` {callback} (`kie.callback.result`
-received|verified|refused, `kie.callback.stage`, `kie.callback.reason`).
+received|verified|refused, `kie.callback.stage`: one KIE sends, else `other`; the refusal's
+reason is an attribute of the span event, not a label).
 
 No attribute or label holds the API key, the webhook secret, a header or a query string; task
 ids appear on spans, never as metric labels (unbounded cardinality).
@@ -261,17 +262,24 @@ class OpenTelemetryHook:
             CallbackVerified: "verified",
             CallbackRefused: "refused",
         }[type(event)]
-        labels = {"kie.callback.result": result}
-        attributes: dict[str, Any] = {}
-        if event.stage is not None:
-            labels["kie.callback.stage"] = event.stage
-        if isinstance(event, CallbackRefused):
-            labels["kie.callback.reason"] = event.reason
+        # The stage is unsigned: a label only when it is one KIE sends (bounded cardinality).
+        stage = event.stage if event.stage in _known_stages() else "other"
+        labels = {"kie.callback.result": result, "kie.callback.stage": stage}
         self._callbacks.add(1, labels)
-        attributes.update(labels)
+        attributes: dict[str, Any] = dict(labels)
+        if event.stage is not None:
+            attributes["kie.callback.stage"] = event.stage
+        if isinstance(event, CallbackRefused):
+            attributes["kie.callback.reason"] = event.reason
         if event.task_id is not None:
             attributes["kie.task_id"] = event.task_id
         trace.get_current_span().add_event(f"kie.callback.{result}", attributes)
+
+
+def _known_stages() -> frozenset[str]:
+    from .webhooks import known_stages
+
+    return known_stages()
 
 
 def _labels(operation: str, route: str | None, error: str | None) -> dict[str, Any]:

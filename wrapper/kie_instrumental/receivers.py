@@ -16,7 +16,9 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from ._emitter import Emitter
 from ._models import CallbackEvent
+from .events import Hook
 from .webhooks import DEFAULT_TOLERANCE, Deduplicator, areceive, receive, require_secret
 
 if TYPE_CHECKING:
@@ -66,6 +68,7 @@ def starlette_app(
     confirm_with: AsyncKieClient | None = None,
     tolerance: int = DEFAULT_TOLERANCE,
     path: str = CALLBACK_PATH,
+    hooks: Iterable[Hook] | None = None,
 ) -> Starlette:
     """`handler(event)` (plain or async) runs once per (task id, stage) with `confirm_with`,
     else once per signed delivery with a notice (no tracks). An empty secret is refused."""
@@ -81,6 +84,7 @@ def starlette_app(
         ) from None
 
     seen = dedup or Deduplicator()
+    events = Emitter(hooks)  # callback events (kie_instrumental.events) for these hooks
 
     async def read(request: Request) -> bytes:
         _declared_length(request.headers.get("content-length"))
@@ -101,6 +105,7 @@ def starlette_app(
                 confirm_with=confirm_with,
                 tolerance=tolerance,
                 query=request.url.query,
+                hooks=events,
             )
             status, detail = receipt.status, receipt.detail
         except _Refused as refused:
@@ -137,11 +142,14 @@ def wsgi_app(
     confirm_with: KieClient | None = None,
     tolerance: int = DEFAULT_TOLERANCE,
     path: str = CALLBACK_PATH,
+    hooks: Iterable[Hook] | None = None,
 ) -> WSGIApp:
     """`handler(event)` runs once per (task id, stage) with `confirm_with`, else once per
-    signed delivery with a notice (no tracks). An empty secret is refused."""
+    signed delivery with a notice (no tracks). An empty secret is refused. `hooks` get the
+    callback events (received, verified, refused; see kie_instrumental.events)."""
     require_secret(secret)
     seen = dedup or Deduplicator()
+    events = Emitter(hooks)  # callback events (kie_instrumental.events) for these hooks
 
     def answer(environ: dict[str, Any]) -> tuple[int, str]:
         if environ.get("PATH_INFO") != path:
@@ -166,6 +174,7 @@ def wsgi_app(
             confirm_with=confirm_with,
             tolerance=tolerance,
             query=environ.get("QUERY_STRING", ""),
+            hooks=events,
         )
         return receipt.status, receipt.detail
 

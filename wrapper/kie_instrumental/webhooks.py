@@ -33,7 +33,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import attrs
@@ -41,8 +41,10 @@ from kie_instrumental_generated.types import Unset
 
 from . import _generated as gen
 from . import _spec
+from ._emitter import NO_EVENTS, Emitter
 from ._errors import ConfigurationError, KieError, WebhookVerificationError
 from ._models import CallbackEvent, ShapeError, Track, require_str
+from .events import CallbackReceived, CallbackRefused, CallbackVerified, Hook
 
 if TYPE_CHECKING:
     from ._client import AsyncKieClient, KieClient
@@ -457,30 +459,62 @@ def _admit(
     query: str,
     dedup: Deduplicator,
     confirming: bool,
+    events: Emitter,
 ) -> Receipt | tuple[CallbackEvent, str, str]:
     """Everything before the store: a Receipt, or the event, its dedup key and its delivery."""
+    on = events.on
+    claimed = _claimed(body) if on else {"task_id": None, "stage": None}
+    if on:
+        events.emit(CallbackReceived(**claimed))
     try:
         event, stamp = _checked(body, headers, secret, tolerance, query)
     except WebhookVerificationError as rejected:
-        return _rejected(rejected)
+        return _rejected(rejected, events, claimed["stage"])
     if event.stage not in known_stages():
         logger.warning("callback ignored: unknown stage %r", event.stage[:40])
+        if on:
+            refused = CallbackRefused(
+                task_id=event.task_id, stage=event.stage[:40], reason="unknown stage"
+            )
+            events.emit(refused)
         return Receipt(200, "ignored: unknown stage")
     delivery = f"{Deduplicator.key(event)}@{stamp}"
     if confirming and dedup._was_refused(delivery):
-        return Receipt(401, "KIE refused this stage for this signed delivery before")
+        reason = "KIE refused this stage for this signed delivery before"
+        if on:
+            events.emit(CallbackRefused(task_id=event.task_id, stage=event.stage, reason=reason))
+        return Receipt(401, reason)
+    if on:  # the signature holds; confirmation, when asked for, may still refuse it
+        events.emit(CallbackVerified(task_id=event.task_id, stage=event.stage))
     # Unconfirmed, the stage is unsigned: keyed per signed delivery so no forgery pre-empts it.
     return event, Deduplicator.key(event) if confirming else delivery, delivery
 
 
-def _rejected(error: WebhookVerificationError) -> Receipt:
+def _claimed(body: bytes) -> dict[str, str | None]:
+    """The task id and stage a body claims, before any check (bounded: nothing is trusted)."""
+    try:
+        data = json.loads(body).get("data")
+        task_id, stage = data.get("task_id") or data.get("taskId"), data.get("callbackType")
+    except (ValueError, AttributeError, TypeError, RecursionError):
+        return {"task_id": None, "stage": None}
+    return {
+        "task_id": task_id[:100] if isinstance(task_id, str) else None,
+        "stage": stage[:40] if isinstance(stage, str) else None,
+    }
+
+
+def _rejected(error: WebhookVerificationError, events: Emitter, stage: str | None) -> Receipt:
     logger.warning("callback rejected: %s", error.reason)
+    if events.on:
+        events.emit(CallbackRefused(task_id=error.task_id, stage=stage, reason=error.reason))
     return Receipt(401, error.reason)
 
 
-def _finish(outcome: Outcome | BaseException, event: CallbackEvent, key: str) -> Receipt:
+def _finish(
+    outcome: Outcome | BaseException, event: CallbackEvent, key: str, events: Emitter
+) -> Receipt:
     if isinstance(outcome, WebhookVerificationError):
-        return _rejected(outcome)
+        return _rejected(outcome, events, event.stage)
     if isinstance(outcome, _ConfirmationUnavailable):
         logger.warning("callback for %s deferred: KIE could not confirm it (%s)", key, outcome)
         return Receipt(503, f"KIE could not confirm the event now ({outcome})", event)
@@ -494,6 +528,13 @@ def _finish(outcome: Outcome | BaseException, event: CallbackEvent, key: str) ->
         return Receipt(503, "in progress", event)
     processed = outcome == "processed"
     return Receipt(200, "ok" if processed else "duplicate", event, processed)
+
+
+def _emitter_of(hooks: Iterable[Hook] | Emitter | None) -> Emitter:
+    """Receivers pass their own Emitter (its hooks' failures are then logged once for good)."""
+    if hooks is None:
+        return NO_EVENTS
+    return hooks if isinstance(hooks, Emitter) else Emitter(hooks)
 
 
 class _ConfirmationUnavailable(Exception):
@@ -510,12 +551,17 @@ def receive(
     confirm_with: KieClient | None = None,
     tolerance: int = DEFAULT_TOLERANCE,
     query: str = "",
+    hooks: Iterable[Hook] | Emitter | None = None,
 ) -> Receipt:
     """Verify, parse, de-duplicate, confirm (or reduce to a notice) and handle one callback.
 
-    See the module docstring for what is trusted and Receipt for the answers.
+    See the module docstring for what is trusted and Receipt for the answers. `hooks` get
+    CallbackReceived, then CallbackVerified (the signature holds) or CallbackRefused; a refused
+    confirmation follows a CallbackVerified with a CallbackRefused (kie_instrumental.events).
     """
-    admitted = _admit(body, headers, secret, tolerance, query, dedup, confirm_with is not None)
+    events = _emitter_of(hooks)
+    confirming = confirm_with is not None
+    admitted = _admit(body, headers, secret, tolerance, query, dedup, confirming, events)
     if isinstance(admitted, Receipt):
         return admitted
     event, key, delivery = admitted
@@ -539,7 +585,7 @@ def receive(
         outcome: Outcome | BaseException = dedup.run(key, work)
     except Exception as failed:
         outcome = failed
-    return _finish(outcome, delivered[0] if delivered else _notice(event), key)
+    return _finish(outcome, delivered[0] if delivered else _notice(event), key, events)
 
 
 async def areceive(
@@ -552,9 +598,12 @@ async def areceive(
     confirm_with: AsyncKieClient | None = None,
     tolerance: int = DEFAULT_TOLERANCE,
     query: str = "",
+    hooks: Iterable[Hook] | Emitter | None = None,
 ) -> Receipt:
     """receive() for asyncio frameworks; `handler` may be a plain or a coroutine function."""
-    admitted = _admit(body, headers, secret, tolerance, query, dedup, confirm_with is not None)
+    events = _emitter_of(hooks)
+    confirming = confirm_with is not None
+    admitted = _admit(body, headers, secret, tolerance, query, dedup, confirming, events)
     if isinstance(admitted, Receipt):
         return admitted
     event, key, delivery = admitted
@@ -580,4 +629,4 @@ async def areceive(
         outcome: Outcome | BaseException = await dedup.arun(key, work)
     except Exception as failed:
         outcome = failed
-    return _finish(outcome, delivered[0] if delivered else _notice(event), key)
+    return _finish(outcome, delivered[0] if delivered else _notice(event), key, events)
