@@ -76,6 +76,9 @@ def _upload_schema_name() -> str:
 # the spec's own rules, a path must be a plain relative folder and a name a plain name.
 _MAX_UPLOAD_PATH = 200
 _MAX_FILE_NAME = 120
+# The host puts folder and name into the URL as they are: '?', '#' and '%' would change its
+# meaning in a way no encoding afterwards can undo.
+_NOT_IN_NAMES = "/\\?#%"
 
 
 def _printable(text: str) -> bool:
@@ -89,13 +92,14 @@ def check_upload_path(value: object) -> str:
     if (
         len(value) > _MAX_UPLOAD_PATH
         or not _printable(value)
-        or "\\" in value
+        or any(char in value for char in _NOT_IN_NAMES.replace("/", ""))
         or any(segment in ("", ".", "..") or segment != segment.strip() for segment in segments)
     ):
         raise _refuse(
             "uploadPath",
             f"must be a relative folder like 'vocals/2026': at most {_MAX_UPLOAD_PATH} printable "
-            "characters, no leading, trailing or double '/', no '.' or '..' segment, no '\\'",
+            "characters, no leading, trailing or double '/', no '.' or '..' segment, "
+            "none of \\ ? # %",
             value,
             "pattern",
         )
@@ -109,14 +113,13 @@ def check_file_name(value: object) -> str:
         not value.strip()
         or len(value) > _MAX_FILE_NAME
         or not _printable(value)
-        or "/" in value
-        or "\\" in value
+        or any(char in value for char in _NOT_IN_NAMES)
         or value in (".", "..")
     ):
         raise _refuse(
             "fileName",
             f"must be a plain file name: 1 to {_MAX_FILE_NAME} printable characters, "
-            "no '/' or '\\', not '.' or '..'",
+            "none of / \\ ? # %, not '.' or '..'",
             value,
             "pattern",
         )
