@@ -14,18 +14,16 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _journal_workers import FAST_POLLS, POINTS, open_journal, run_and_die
 from _redis_server import RedisServer
-from kie_instrumental import AsyncKieClient, KieClient, webhooks
+from kie_instrumental import AsyncKieClient, KieClient, receivers
 from kie_instrumental.journal import Job, job_key_from, record_callback
+from kie_instrumental.receivers import CALLBACK_PATH
 from kie_instrumental.testing import FakeKie
 from kie_instrumental.testing._server import serve_in_thread
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 FULL = os.environ.get("KIE_CRASH_MATRIX") == "full"
 SPAWN = multiprocessing.get_context("spawn")
@@ -38,16 +36,10 @@ CASES = [
 ]
 
 
-def receiver(spec: tuple[str, ...], secret: str) -> Starlette:
-    """A callback receiver that hands each verified event and its URL's job key to the
-    journal."""
-
-    async def callback(request: Request) -> Response:
-        event = webhooks.unwrap(await request.body(), request.headers, secret)
-        record_callback(open_journal(spec), event, job_key_from(str(request.url)))
-        return Response("ok")
-
-    return Starlette(routes=[Route("/kie/callback", callback, methods=["POST"])])
+def receiver(spec: tuple[str, ...], secret: str) -> Any:
+    """The library's own receiver; its handler gives each verified event (with the job key of
+    its URL's query) to the journal."""
+    return receivers.starlette_app(secret, lambda event: record_callback(open_journal(spec), event))
 
 
 @pytest.fixture
@@ -77,7 +69,7 @@ def test_killed_at_each_point_then_resumed(
     with serve_in_thread(receiver(spec, kie.webhook_secret)) as receiver_url:
         worker = SPAWN.Process(
             target=run_and_die,
-            args=(spec, point, base_url, kie.api_key, f"{receiver_url}/kie/callback", str(out)),
+            args=(spec, point, base_url, kie.api_key, f"{receiver_url}{CALLBACK_PATH}", str(out)),
             kwargs={"job_key": "job-1"},
         )
         worker.start()

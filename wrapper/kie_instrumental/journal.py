@@ -109,12 +109,15 @@ def job_key_from(url_or_query: str) -> str | None:
     return values[-1] if values else None
 
 
-def record_callback(journal: Journal, event: CallbackEvent, job_key: str | None) -> bool:
-    """Call from a receiver with a *verified* event and the job key of its URL: a job whose
-    create outcome was unknown learns its task id (then `resume` finishes it). True if it did.
+def record_callback(journal: Journal, event: CallbackEvent, job_key: str | None = None) -> bool:
+    """Call from a receiver with a *verified* event (the job key defaults to the one in
+    `event.query`, the called URL's query): a job whose create outcome was unknown learns its
+    task id (then `resume` finishes it). True if it did.
 
     The query is not covered by KIE's signature: only jobs without a task id are resolved,
     never one that already has its task."""
+    if job_key is None:
+        job_key = job_key_from(event.query)
     if job_key is None:
         return False
     unresolved = ("submitting", "unknown")
