@@ -53,6 +53,15 @@ def test_wheel_contains_both_packages_typing_markers_and_the_spec(wheel: Path) -
     assert not any("__pycache__" in name or ".ruff_cache" in name for name in names)
 
 
+def test_the_wheel_installs_only_import_names_specific_to_this_distribution(wheel: Path) -> None:
+    # A generic name (the generator's default `kie_api_client`) would clash with other
+    # generated KIE clients installed in the same environment.
+    names = zipfile.ZipFile(wheel).namelist()
+    top_level = {name.split("/")[0] for name in names}
+    packages = {name for name in top_level if not name.endswith((".dist-info", ".data"))}
+    assert packages == {"kie_instrumental", "kie_instrumental_generated"}
+
+
 def test_extras_pull_only_what_they_serve(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         (name,) = (n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
