@@ -229,11 +229,16 @@ def test_without_hooks_no_event_is_built(make_client, mock_api, monkeypatch, cap
 
     monkeypatch.setattr(core, "CallTrace", forbidden)
     mock_api.get(RECORD_PATH).mock(
-        side_effect=[SERVER_ERROR, record("PENDING"), record("SUCCESS", [suno_track()])]
+        side_effect=[SERVER_ERROR, record("PENDING"), *[record("SUCCESS", [suno_track()])] * 2]
     )
+    mock_api.post(CREATE_PATH).respond(200, json=CREATED)
+    mock_api.get(CREDIT_PATH).respond(200, json={"code": 200, "msg": "success", "data": 1.0})
     client = make_client()
     with caplog.at_level(logging.WARNING, logger="kie_instrumental"):
+        assert client.add_instrumental(**VALID_FIELDS).task_id == "task-1"
+        assert client.get_credits() == 1.0
         assert client.wait("task-1").status == "SUCCESS"
+        assert client.get_task("task-1").status == "SUCCESS"
 
 
 @pytest.mark.parametrize("hooks", [print, [42], "not hooks"])
