@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 from kie_instrumental import KieClient
+from kie_instrumental._core import ClientCore
 from kie_instrumental._demo import documented_example
 from kie_instrumental._validation import python_name
 from kie_instrumental_generated import Client
@@ -66,6 +67,11 @@ def transport() -> httpx.MockTransport:
     return httpx.MockTransport(handler)
 
 
+class _NoEventsCore(ClientCore):
+    def call(self, op: Any, request_timeout: Any) -> Any:
+        return self._call(op, self._timeout(request_timeout), None)
+
+
 def run(calls: int) -> dict[str, Any]:
     raw = httpx.Client(transport=transport(), base_url=BASE)
     headers = {"Authorization": "Bearer k", "User-Agent": "bench"}
@@ -77,6 +83,9 @@ def run(calls: int) -> dict[str, Any]:
         http_client=httpx.Client(transport=transport()),
         hooks=[lambda event: None],
     )
+    # The same client with the event machinery cut out of call(): what "no hooks" costs.
+    bare = KieClient("k", rate_limit=None, http_client=httpx.Client(transport=transport()))
+    bare._core.__class__ = _NoEventsCore
     unvalidated = KieClient(
         "k",
         rate_limit=None,
@@ -115,6 +124,9 @@ def run(calls: int) -> dict[str, Any]:
         "generated client / get_task": lambda: per_call_seconds(generated_get, calls=calls),
         "KieClient / get_task": lambda: per_call_seconds(
             lambda: validated.get_task("abc"), calls=calls
+        ),
+        "KieClient, no event code / get_task": lambda: per_call_seconds(
+            lambda: bare.get_task("abc"), calls=calls
         ),
         "KieClient, a no-op hook / get_task": lambda: per_call_seconds(
             lambda: hooked.get_task("abc"), calls=calls
