@@ -627,3 +627,36 @@ def test_the_download_switch_must_be_a_bool(make_client):
 
     with pytest.raises(ConfigurationError, match="allow_private_downloads"):
         make_client(allow_private_downloads="yes")
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_large_file_object_uploads_at_flat_memory(kind, tmp_path):
+    import tracemalloc
+
+    from _hostile import MB, HostileServer, Reply
+    from kie_instrumental import AsyncKieClient, KieClient
+
+    big = tmp_path / "big.wav"
+    with big.open("wb") as out:
+        for _ in range(64):
+            out.write(os.urandom(MB))
+    with HostileServer() as server, big.open("rb") as source:
+        server.script("POST", UPLOAD_PATH, Reply(200, json=UPLOADED))
+        options = {"api_key": "k", "upload_base_url": server.url, "rate_limit": None}
+        tracemalloc.start()
+        try:
+            if kind == "sync":
+                with KieClient(**options) as client:
+                    client.upload_file(source, file_name="big.wav")
+            else:
+
+                async def scenario() -> None:
+                    async with AsyncKieClient(**options) as client:
+                        await client.upload_file(source, file_name="big.wav")
+
+                asyncio.run(scenario())
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert server.requests[-1].body_size > 64 * MB  # the whole file arrived
+    assert peak < 16 * MB, f"peak {peak / MB:.1f} MB for a 64 MB upload"
