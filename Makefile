@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup generate check-generated lint typecheck test test-crash demo bench bench-ratelimit bench-shared hostile-big wheel clean
+.PHONY: setup generate check-generated lint typecheck test test-crash demo bench bench-ratelimit bench-shared hostile-big mutation wheel clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,8 @@ check-generated: $(STAMP) ## fail, naming the files, when generated/ or the spec
 	$(BIN)/python openapi/regenerate.py --check
 
 lint: $(STAMP) ## ruff on the hand-written code, mypy --strict on wrapper/ and examples/
-	$(BIN)/ruff check wrapper contract_tests bench openapi examples
-	$(BIN)/ruff format --check wrapper contract_tests bench openapi examples
+	$(BIN)/ruff check wrapper contract_tests bench openapi examples mutation
+	$(BIN)/ruff format --check wrapper contract_tests bench openapi examples mutation
 	$(BIN)/mypy
 	$(BIN)/mypy --strict examples
 
@@ -46,6 +46,9 @@ bench-ratelimit: $(STAMP) ## 50 concurrent creates against FakeKie at 20/10 s: H
 
 hostile-big: $(STAMP) ## the receivers refuse a 300 MiB body at flat memory (make test sends 48)
 	KIE_HOSTILE_BODY_MB=300 $(BIN)/python -m pytest contract_tests/test_hostile_callbacks.py -k oversized -p no:xdist -q
+
+mutation: $(STAMP) ## mutmut over the guarantee-bearing modules (MODULES="webhooks receivers" for some); writes contract_tests/mutation-summary.md
+	$(BIN)/python -m mutation $(MODULES)
 
 wheel: $(STAMP) ## build the wheel and sdist into dist/
 	$(BIN)/python -m build --outdir dist .

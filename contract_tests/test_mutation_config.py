@@ -1,0 +1,62 @@
+"""`make mutation` is set up to run: its configuration names real modules and test files,
+mutmut is pinned, and the staging copy it runs in is read by mutmut as intended (the mutated
+module, the tests chosen for it). The mutation run itself is `make mutation`, not part of
+`make test`."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import tomllib
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from _support import ROOT
+
+TOOL = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]
+MODULES: dict[str, list[str]] = TOOL["kie-mutation"]["modules"]
+
+
+def _driver() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("_mutation_driver", ROOT / "mutation/__main__.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_listed_module_and_test_file_exists() -> None:
+    assert {"webhooks", "receivers", "_errors", "_validation", "_files"} <= set(MODULES)
+    for module, tests in MODULES.items():
+        assert (ROOT / "wrapper" / "kie_instrumental" / f"{module}.py").is_file(), module
+        assert tests, module
+        for test in tests:
+            assert (ROOT / "contract_tests" / test).is_file(), (module, test)
+
+
+def test_mutmut_is_pinned_in_the_dev_extra() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    pins = [d for d in project["optional-dependencies"]["dev"] if d.startswith("mutmut")]
+    assert len(pins) == 1 and "==3." in pins[0], pins
+
+
+def test_the_staging_copy_is_read_by_mutmut_as_intended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configuration = pytest.importorskip("mutmut.configuration")
+    driver = _driver()
+    monkeypatch.setattr(driver, "STAGING", tmp_path)
+    stage = driver._stage("webhooks", MODULES["webhooks"], TOOL)
+    assert (stage / "src" / "kie_instrumental" / "webhooks.py").read_bytes() == (
+        ROOT / "wrapper" / "kie_instrumental" / "webhooks.py"
+    ).read_bytes()
+    monkeypatch.chdir(stage)
+    config = configuration._load_config()
+    assert config.should_mutate(Path("src/kie_instrumental/webhooks.py"))
+    assert not config.should_mutate(Path("src/kie_instrumental/_core.py"))
+    assert config.pytest_add_cli_args_test_selection == [
+        f"contract_tests/{t}" for t in MODULES["webhooks"]
+    ]
+    assert config.process_isolation.value == TOOL["mutmut"]["process_isolation"]
+    assert os.path.samefile(stage / "contract_tests", ROOT / "contract_tests")

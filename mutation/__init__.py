@@ -1,0 +1,1 @@
+"""`make mutation`: mutmut over the modules that carry the README's guarantees."""

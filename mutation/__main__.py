@@ -1,0 +1,173 @@
+"""Run mutmut over each guarantee-bearing module with the tests chosen for it, then write
+`contract_tests/mutation-summary.md` (killed, survived, timed out, per module).
+
+mutmut 3 names a mutant after the module path it copies (`mutants/<source path>`) and only
+maps `src/` to an importable root, while this package lives in `wrapper/`. So each module
+runs in its own staging directory, `build/mutation/<module>/`, laid out as mutmut expects:
+`src/kie_instrumental` (a copy of the wrapper, the only thing mutated) and links to what the
+tests read (`contract_tests/`, `openapi/`, `examples/`, `README.md`). The generated client is
+imported from the editable install, unmutated. A staging directory is kept between runs, so
+mutmut only re-tests what changed.
+
+    python -m mutation [module ...]     # default: every module in [tool.kie-mutation]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGING = ROOT / "build" / "mutation"
+SUMMARY = ROOT / "contract_tests" / "mutation-summary.md"
+EQUIVALENTS = ROOT / "contract_tests" / "MUTATION.md"
+# What the tests read relative to the project root, linked into each staging directory.
+LINKED = ("contract_tests", "openapi", "examples", "README.md", "CHANGELOG.md")
+# mutmut's exit-code meanings (mutmut.stats.status_by_exit_code, pinned version).
+STATUS = {1: "killed", 3: "killed", 0: "survived", 36: "timeout", 24: "timeout", -24: "timeout"}
+STATUS |= {152: "timeout", 255: "timeout", 5: "no tests", 33: "no tests", 34: "skipped"}
+
+
+def _config() -> dict[str, Any]:
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
+    return data["tool"]
+
+
+def _toml_value(value: Any) -> str:
+    # Strings, numbers, booleans and lists of them: JSON spells them as TOML does.
+    return json.dumps(value)
+
+
+def _stage(module: str, tests: list[str], tool: dict[str, Any]) -> Path:
+    stage = STAGING / module
+    (stage / "src").mkdir(parents=True, exist_ok=True)
+    package = stage / "src" / "kie_instrumental"
+    # A fresh copy each run: mutmut compares function hashes to re-test only what changed.
+    if package.exists():
+        shutil.rmtree(package)
+    shutil.copytree(
+        ROOT / "wrapper" / "kie_instrumental",
+        package,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    for name in LINKED:
+        link = stage / name
+        if not link.is_symlink():
+            link.symlink_to(ROOT / name)
+    settings = dict(tool["mutmut"])
+    settings["source_paths"] = ["src/kie_instrumental"]
+    settings["only_mutate"] = [f"src/kie_instrumental/{module}.py"]
+    settings["pytest_add_cli_args_test_selection"] = [f"contract_tests/{t}" for t in tests]
+    settings["also_copy"] = list(LINKED)
+    lines = ["[tool.mutmut]"]
+    lines += [f"{key} = {_toml_value(value)}" for key, value in settings.items()]
+    lines.append("\n[tool.pytest.ini_options]")
+    pytest_ini = tool["pytest"]["ini_options"]
+    lines += [f"{key} = {_toml_value(value)}" for key, value in pytest_ini.items()]
+    (stage / "pyproject.toml").write_text("\n".join(lines) + "\n", "utf-8")
+    return stage
+
+
+def _results(stage: Path, module: str) -> dict[str, str]:
+    meta = stage / "mutants" / "src" / "kie_instrumental" / f"{module}.py.meta"
+    if not meta.exists():
+        return {}
+    codes = json.loads(meta.read_text("utf-8"))["exit_code_by_key"]
+    return {name: STATUS.get(code, "suspicious") for name, code in codes.items()}
+
+
+def _equivalents() -> set[str]:
+    """Mutant names listed in MUTATION.md's equivalents table (`- \\`name\\`: why`)."""
+    if not EQUIVALENTS.exists():
+        return set()
+    return set(re.findall(r"^- `([\w.]+__mutmut_\d+)`", EQUIVALENTS.read_text("utf-8"), re.M))
+
+
+def _write_summary(rows: dict[str, dict[str, str]], durations: dict[str, float]) -> None:
+    equivalent = _equivalents()
+    out = [
+        "# Mutation summary (written by `make mutation`; do not edit)",
+        "",
+        f"mutmut {_mutmut_version()}, one worker, `nice -n 19`. Equivalent mutants are the ones",
+        "listed in `MUTATION.md`; the score is killed / (all - equivalent), timeouts counted as",
+        "killed (the mutant hangs a call the tests bound).",
+        "",
+        "| module | mutants | killed | timed out | survived | equivalent | no tests | score"
+        " | time |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    survivors: list[str] = []
+    for module, results in rows.items():
+        counts = {s: 0 for s in ("killed", "timeout", "survived", "no tests", "other")}
+        eq = 0
+        for name, status in results.items():
+            if status == "survived" and name in equivalent:
+                eq += 1
+                continue
+            counts[status if status in counts else "other"] += 1
+            if status in ("survived", "no tests", "suspicious", "skipped"):
+                survivors.append(f"- `{name}`: {status}")
+        total = len(results)
+        caught = counts["killed"] + counts["timeout"]
+        score = f"{100 * caught / (total - eq):.1f} %" if total - eq else "-"
+        out.append(
+            f"| `{module}.py` | {total} | {counts['killed']} | {counts['timeout']} "
+            f"| {counts['survived']} | {eq} | {counts['no tests']} | {score} "
+            f"| {durations.get(module, 0) / 60:.0f} min |"
+        )
+    out += ["", "## Not killed and not listed as equivalent", ""]
+    out += survivors or ["None."]
+    SUMMARY.write_text("\n".join(out) + "\n", "utf-8")
+
+
+def _mutmut_version() -> str:
+    from importlib.metadata import version
+
+    return version("mutmut")
+
+
+def main(argv: list[str] | None = None) -> int:
+    tool = _config()
+    modules: dict[str, list[str]] = tool["kie-mutation"]["modules"]
+    parser = argparse.ArgumentParser(prog="python -m mutation", description=__doc__)
+    parser.add_argument("modules", nargs="*", metavar="module", help=", ".join(modules))
+    parser.add_argument("--summary-only", action="store_true", help="rewrite the summary only")
+    args = parser.parse_args(argv)
+    chosen = args.modules or list(modules)
+    unknown = [m for m in chosen if m not in modules]
+    if unknown:
+        parser.error(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(modules)}")
+    mutmut = Path(sys.executable).with_name("mutmut")
+    durations: dict[str, float] = {}
+    failed = []
+    for module in chosen:
+        if args.summary_only:
+            break
+        stage = _stage(module, modules[module], tool)
+        print(f"mutation: {module}.py against {', '.join(modules[module])}", flush=True)
+        start = time.monotonic()
+        # One worker at the lowest priority: the machine is shared with test runs.
+        command = ["nice", "-n", "19", str(mutmut), "run", "--max-children", "1"]
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        if subprocess.run(command, cwd=stage, env=env, check=False).returncode != 0:  # noqa: S603
+            failed.append(module)
+        durations[module] = time.monotonic() - start
+    rows = {m: _results(STAGING / m, m) for m in modules if (STAGING / m / "mutants").exists()}
+    _write_summary(rows, durations)
+    print(f"mutation: summary in {SUMMARY.relative_to(ROOT)}")
+    if failed:
+        print(f"mutation: mutmut failed for {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
