@@ -13,6 +13,7 @@ from types import ModuleType
 
 import pytest
 from _support import ROOT
+from mutmut import configuration
 
 TOOL = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]
 MODULES: dict[str, list[str]] = TOOL["kie-mutation"]["modules"]
@@ -44,7 +45,6 @@ def test_mutmut_is_pinned_in_the_dev_extra() -> None:
 def test_the_staging_copy_is_read_by_mutmut_as_intended(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    configuration = pytest.importorskip("mutmut.configuration")
     driver = _driver()
     monkeypatch.setattr(driver, "STAGING", tmp_path)
     stage = driver._stage("webhooks", MODULES["webhooks"], TOOL)
