@@ -141,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mutation", description=__doc__)
     parser.add_argument("modules", nargs="*", metavar="module", help=", ".join(modules))
     parser.add_argument("--summary-only", action="store_true", help="rewrite the summary only")
+    parser.add_argument(
+        "--no-retest", action="store_true", help="keep earlier survivors' verdicts as they are"
+    )
     args = parser.parse_args(argv)
     chosen = args.modules or list(modules)
     unknown = [m for m in chosen if m not in modules]
@@ -158,7 +161,13 @@ def main(argv: list[str] | None = None) -> int:
         # One worker at the lowest priority: the machine is shared with test runs.
         command = ["nice", "-n", "19", str(mutmut), "run", "--max-children", "1"]
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-        if subprocess.run(command, cwd=stage, env=env, check=False).returncode != 0:  # noqa: S603
+        code = subprocess.run(command, cwd=stage, env=env, check=False).returncode  # noqa: S603
+        # mutmut keeps a verdict until the function changes; tests may have sharpened since.
+        again = [n for n, s in _results(stage, module).items() if s in ("survived", "no tests")]
+        if code == 0 and again and not args.no_retest:
+            print(f"mutation: {module}.py: {len(again)} survivors tested again", flush=True)
+            code = subprocess.run([*command, *again], cwd=stage, env=env, check=False).returncode  # noqa: S603
+        if code != 0:
             failed.append(module)
         durations[module] = time.monotonic() - start
     rows = {m: _results(STAGING / m, m) for m in modules if (STAGING / m / "mutants").exists()}
