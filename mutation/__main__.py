@@ -129,6 +129,18 @@ def _write_summary(rows: dict[str, dict[str, str]], durations: dict[str, float])
     SUMMARY.write_text("\n".join(out) + "\n", "utf-8")
 
 
+def _summarize(modules: dict[str, list[str]]) -> None:
+    """The summary over every module run so far (each keeps its last run's verdicts)."""
+    staged = [m for m in modules if (STAGING / m / "mutants").exists()]
+    rows = {m: _results(STAGING / m, m) for m in staged}
+    durations = {}
+    for m in staged:
+        seconds = STAGING / m / "duration"
+        durations[m] = float(seconds.read_text("utf-8")) if seconds.exists() else 0.0
+    _write_summary(rows, durations)
+    print(f"mutation: summary in {SUMMARY.relative_to(ROOT)}", flush=True)
+
+
 def _mutmut_version() -> str:
     from importlib.metadata import version
 
@@ -151,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(modules)}")
     mutmut = Path(sys.executable).with_name("mutmut")
     durations: dict[str, float] = {}
-    failed = []
+    failed: list[str] = []
     for module in chosen:
         if args.summary_only:
             break
@@ -170,9 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         if code != 0:
             failed.append(module)
         durations[module] = time.monotonic() - start
-    rows = {m: _results(STAGING / m, m) for m in modules if (STAGING / m / "mutants").exists()}
-    _write_summary(rows, durations)
-    print(f"mutation: summary in {SUMMARY.relative_to(ROOT)}")
+        (stage / "duration").write_text(f"{durations[module]:.0f}\n", "utf-8")
+        _summarize(modules)
+    _summarize(modules)
     if failed:
         print(f"mutation: mutmut failed for {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
