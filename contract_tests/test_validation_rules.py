@@ -1,0 +1,227 @@
+"""Every JSON Schema keyword the request validator compiles from the spec, on schemas written
+here, at its boundary: what passes, what is refused with which field, rule and sentence, and
+which schema the compiler refuses (so a new rule in the spec can never be skipped silently).
+The spec's own fields are in test_validation.py; these are the rules a future spec may use."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from kie_instrumental import InvalidRequestError
+from kie_instrumental._validation import SpecError, compile_field, compile_object
+
+
+def refused(schema: dict[str, Any], value: Any) -> tuple[str, str] | None:
+    """(keyword, message) of the first rule `value` breaks, None when it passes."""
+    for check in compile_field("f", schema):
+        violation = check(value)
+        if violation is not None:
+            return violation.keyword, violation.message(python_names=False)
+    return None
+
+
+@pytest.mark.parametrize(
+    ("schema", "passes", "fails", "message"),
+    [
+        (
+            {"type": "number", "minimum": 0},
+            [0, 0.0, 5],
+            [-0.01],
+            "f: must be a finite number at least 0, got -0.01",
+        ),
+        (
+            {"type": "number", "maximum": 1},
+            [1, 0.5, -3],
+            [1.01],
+            "f: must be a finite number at most 1, got 1.01",
+        ),
+        (
+            {"type": "number", "exclusiveMinimum": 0},
+            [0.01, 3],
+            [0, -1],
+            "f: must be a finite number above 0, got 0",
+        ),
+        (
+            {"type": "number", "exclusiveMaximum": 1},
+            [0.99, -1],
+            [1, 2],
+            "f: must be a finite number below 1, got 1",
+        ),
+        (
+            {"type": "integer", "minimum": 1, "maximum": 3},
+            [1, 3, 2.0],
+            [0, 4],
+            "f: must be an integer between 1 and 3, got 0",
+        ),
+        (
+            {"type": "number", "multipleOf": 0.01},
+            [0.07, 0.29, Decimal("0.61")],
+            [0.071],
+            "f: must be a multiple of 0.01, got 0.071",
+        ),
+        (
+            {"type": "string", "minLength": 2},
+            ["ab"],
+            ["a"],
+            "f: must be a string of at least 2 characters, got 'a'",
+        ),
+        (
+            {"type": "string", "maxLength": 2},
+            ["ab", ""],
+            ["abc"],
+            "f: must be a string of at most 2 characters, got 'abc'",
+        ),
+        (
+            {"type": "string", "minLength": 1, "maxLength": 2},
+            ["a"],
+            [""],
+            "f: must be a string of 1 to 2 characters, got ''",
+        ),
+        (
+            {"type": "string", "pattern": "^a"},
+            ["ab"],
+            ["ba"],
+            "f: must be a string matching ^a, got 'ba'",
+        ),
+        (
+            {"type": "string", "enum": ["x", "y"]},
+            ["x", "y"],
+            ["z"],
+            "f: must be one of 'x', 'y', got 'z'",
+        ),
+        ({"type": "boolean"}, [True, False], [1, "true"], "f: must be true or false, got 1"),
+        (
+            {"type": "string", "format": "uri"},
+            ["https://a.example/x"],
+            ["a.example/x"],
+            "f: must be an http(s) URL, got 'a.example/x'",
+        ),
+    ],
+)
+def test_each_keyword_at_its_boundary(
+    schema: dict[str, Any], passes: list[Any], fails: list[Any], message: str
+) -> None:
+    for value in passes:
+        assert refused(schema, value) is None, value
+    keyword = next(k for k in schema if k != "type") if len(schema) > 1 else "type"
+    for value in fails:
+        found = refused(schema, value)
+        assert found is not None, value
+        if keyword in ("minimum", "maximum") and "minimum" in schema and "maximum" in schema:
+            keyword = "minimum" if value < schema["minimum"] else "maximum"
+        assert found[0] == keyword, (value, found)
+    first = refused(schema, fails[0])
+    assert first is not None and first[1] == message
+
+
+@pytest.mark.parametrize("value", [2.5, float("nan"), float("inf"), "2", True, None])
+def test_an_integer_field_refuses_what_is_not_a_whole_finite_number(value: Any) -> None:
+    assert refused({"type": "integer"}, value) == ("type", f"f: must be an integer, got {value!r}")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("-inf"), "1", None, False])
+def test_a_number_field_refuses_what_is_not_a_finite_real(value: Any) -> None:
+    assert refused({"type": "number"}, value) == (
+        "type",
+        f"f: must be a finite number, got {value!r}",
+    )
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "number", "exclusiveMaximum": 1, "uniqueItems": True},
+        {"type": "array"},
+        {"type": "string", "format": "email"},
+        {"type": "string", "const": "x"},
+    ],
+)
+def test_an_unknown_rule_stops_compilation(schema: dict[str, Any]) -> None:
+    with pytest.raises(SpecError) as raised:
+        compile_field("f", schema)
+    assert str(raised.value).startswith("f: unsupported ")
+
+
+def test_an_object_schema_reports_every_broken_rule_at_once() -> None:
+    validator = compile_object(
+        {
+            "type": "object",
+            "description": "a request",
+            "properties": {
+                "uploadUrl": {"type": "string", "format": "uri"},
+                "count": {"type": "integer", "minimum": 1},
+                "flag": {"type": "boolean"},
+            },
+            "required": ["uploadUrl", "count"],
+            "additionalProperties": False,
+        }
+    )
+    validator.validate({"uploadUrl": "https://a.example/x", "count": 1})
+    validator.validate({"uploadUrl": "https://a.example/x", "count": 2, "flag": False})
+    with pytest.raises(InvalidRequestError) as raised:
+        validator.validate({"uploadUrl": "./song.mp3", "count": None, "extra": 1, "flag": 0})
+    error = raised.value
+    assert (error.field, error.rule) == ("count", "required")
+    assert [(v["field"], v["argument"], v["rule"]) for v in error.violations] == [
+        ("count", "count", "required"),
+        ("uploadUrl", "upload_url", "format"),
+        ("extra", "extra", "additionalProperties"),
+        ("flag", "flag", "type"),
+    ]
+    assert error.message.startswith("4 invalid fields: count (count): is required, got nothing; ")
+    assert (
+        "upload_url (uploadUrl): must be an http(s) URL, got './song.mp3'; it looks like a "
+        "local path: upload the file first with upload_file(path) and pass the URL it returns"
+    ) in error.message
+    assert "extra (extra): is not a field of this request, got 1" in error.message
+    with pytest.raises(InvalidRequestError) as one:
+        validator.validate({"uploadUrl": "https://a.example/x", "count": 0})
+    assert one.value.message == "count (count): must be an integer at least 1, got 0"
+    assert validator.violations(["not", "an", "object"])[0].keyword == "type"
+    assert validator.numbers == frozenset({"count"})
+    # Not closed: unknown fields pass.
+    open_ = compile_object({"type": "object", "properties": {}})
+    assert open_.violations({"anything": 1}) == []
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "array", "properties": {}},
+        {"type": "object", "properties": {}, "minProperties": 1},
+        {"type": "object", "properties": {}, "additionalProperties": {"type": "string"}},
+    ],
+)
+def test_an_unknown_object_rule_stops_compilation(schema: dict[str, Any]) -> None:
+    with pytest.raises(SpecError):
+        compile_object(schema)
+
+
+def test_values_are_shown_in_full_up_to_300_characters_then_cut() -> None:
+    schema = {"type": "string", "maxLength": 1}
+    exact = "x" * 300
+    assert refused(schema, exact) == (
+        "maxLength",
+        f"f: must be a string of at most 1 characters, got {exact!r}",
+    )
+    longer = "y" * 301
+    assert refused(schema, longer) == (
+        "maxLength",
+        f"f: must be a string of at most 1 characters, got {'y' * 300!r}... (301 characters)",
+    )
+
+    class Loud:
+        def __repr__(self) -> str:
+            return "z" * 400
+
+    class Broken:
+        def __repr__(self) -> str:
+            raise RuntimeError("no repr")
+
+    assert refused({"type": "string"}, Loud()) == (
+        "type",
+        f"f: must be a string, got a Loud: {'z' * 300}...",
+    )
+    assert refused({"type": "string"}, Broken()) == ("type", "f: must be a string, got a Broken: ?")
