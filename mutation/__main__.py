@@ -15,6 +15,7 @@ mutmut only re-tests what changed.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -129,6 +130,13 @@ def _write_summary(rows: dict[str, dict[str, str]], durations: dict[str, float])
     SUMMARY.write_text("\n".join(out) + "\n", "utf-8")
 
 
+def _hash_tests(tests: list[str]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted({*tests, "conftest.py", "_support.py", "_callbacks.py"}):
+        digest.update(name.encode() + b"\0" + (ROOT / "contract_tests" / name).read_bytes())
+    return digest.hexdigest()
+
+
 def _summarize(modules: dict[str, list[str]]) -> None:
     """The summary over every module run so far (each keeps its last run's verdicts)."""
     staged = [m for m in modules if (STAGING / m / "mutants").exists()]
@@ -154,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", metavar="module", help=", ".join(modules))
     parser.add_argument("--summary-only", action="store_true", help="rewrite the summary only")
     parser.add_argument(
-        "--no-retest", action="store_true", help="keep earlier survivors' verdicts as they are"
+        "--no-retest",
+        action="store_true",
+        help="keep earlier survivors' verdicts even when their tests changed",
     )
     args = parser.parse_args(argv)
     chosen = args.modules or list(modules)
@@ -169,6 +179,12 @@ def main(argv: list[str] | None = None) -> int:
             break
         stage = _stage(module, modules[module], tool)
         print(f"mutation: {module}.py against {', '.join(modules[module])}", flush=True)
+        # Survivors are tested again only when the chosen tests changed since their verdict.
+        tests_hash = _hash_tests(modules[module])
+        recorded = stage / "tests.sha256"
+        stale = (stage / "mutants").exists() and (
+            not recorded.exists() or recorded.read_text("utf-8").strip() != tests_hash
+        )
         start = time.monotonic()
         # One worker at the lowest priority: the machine is shared with test runs.
         command = ["nice", "-n", "19", str(mutmut), "run", "--max-children", "1"]
@@ -176,11 +192,13 @@ def main(argv: list[str] | None = None) -> int:
         code = subprocess.run(command, cwd=stage, env=env, check=False).returncode  # noqa: S603
         # mutmut keeps a verdict until the function changes; tests may have sharpened since.
         again = [n for n, s in _results(stage, module).items() if s in ("survived", "no tests")]
-        if code == 0 and again and not args.no_retest:
+        if code == 0 and again and stale and not args.no_retest:
             print(f"mutation: {module}.py: {len(again)} survivors tested again", flush=True)
             code = subprocess.run([*command, *again], cwd=stage, env=env, check=False).returncode  # noqa: S603
         if code != 0:
             failed.append(module)
+        else:
+            recorded.write_text(tests_hash + "\n", "utf-8")
         durations[module] = time.monotonic() - start
         (stage / "duration").write_text(f"{durations[module]:.0f}\n", "utf-8")
         _summarize(modules)
