@@ -38,6 +38,7 @@ PUBLIC = {
     "PermissionDeniedError",
     "PollSchedule",
     "RateLimitError",
+    "ResponseTooLargeError",
     "ServerError",
     "ServiceUnavailableError",
     "TaskDetails",

@@ -9,6 +9,7 @@ Authorization header and a bounded timeout on every request.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
@@ -34,6 +35,8 @@ from ._core import (
     Sleep,
     bounded_timeout,
     failure_from,
+    foreign_failure,
+    overall,
 )
 from ._emitter import Emitter
 from ._errors import ClientClosedError, ConfigurationError, KieError
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
         AddInstrumentalRequestVocalGender,
     )
 from ._ratelimit import Limiter
+from ._transfer import ERROR_PAGE_LIMIT, Budget, Collector, Watchdog, stripped
 from .events import Hook
 from .journal import Job, Journal
 from .notify import Notifier
@@ -59,7 +63,6 @@ DEFAULT_BASE_URL = "https://api.kie.ai"
 DEFAULT_UPLOAD_BASE_URL = "https://kieai.redpandaai.co"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_RATE_LIMIT = (20, 10.0)
-_ERROR_BODY_LIMIT = 64 * 1024
 ProgressCallback = Callable[[TaskDetails], Any]
 
 
@@ -187,9 +190,29 @@ def _shown(value: object) -> str:
     return f"a {type(value).__name__}"
 
 
-def _reply(response: httpx.Response, content: bytes, started: float, clock: Clock) -> Reply:
+def _reply(response: httpx.Response, body: Collector, started: float, clock: Clock) -> Reply:
     elapsed, received = clock.monotonic() - started, response.num_bytes_downloaded
-    return Reply(response.status_code, response.headers, content, elapsed, received)
+    return Reply(
+        response.status_code,
+        response.headers,
+        body.body(),
+        elapsed,
+        received=received,
+        oversize=body.oversize,
+    )
+
+
+def _limit_for(action: Send) -> int:
+    # A file host's error page is kept only in part; an API answer up to the body limit.
+    return ERROR_PAGE_LIMIT if action.stream_to is not None else action.body_limit
+
+
+def _with_credentials(core: ClientCore, prepared: dict[str, Any], action: Send) -> dict[str, Any]:
+    headers = {
+        **prepared.get("headers", {}),
+        **core.credentials(prepared["url"], action.authenticated),
+    }
+    return {**prepared, "headers": headers}
 
 
 class _BaseClient:
@@ -266,6 +289,7 @@ class KieClient(_BaseClient):
         self._core.notifier = notifier
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=self._core.timeout)
+        self._watchdog = Watchdog()
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -441,21 +465,42 @@ class KieClient(_BaseClient):
 
     def _send(self, action: Send) -> Reply | Failure:
         clock, started = self._core.clock, self._core.clock.monotonic()
+        budget = Budget(overall(action.timeout))
+        escaping: BaseException | None = None
         try:
-            with action.open() as kwargs:
-                if action.stream_to is None:
-                    response = self._http.request(**kwargs, timeout=action.timeout)
-                    return _reply(response, response.content, started, clock)
-                with self._http.stream(**kwargs, timeout=action.timeout) as response:
-                    if not response.is_success:
-                        return _reply(response, response.read()[:_ERROR_BODY_LIMIT], started, clock)
+            return self._exchange(action, budget, started)
+        except httpx.HTTPError as exc:
+            failed = failure_from(exc, clock.monotonic() - started, budget)
+        except Exception as exc:  # from the caller's http_client: its transport, hooks, codecs
+            failed = foreign_failure(exc, clock.monotonic() - started)
+        except BaseException as exc:  # KeyboardInterrupt and the like: propagate, bare
+            escaping = exc
+        if escaping is not None:
+            raise stripped(escaping)
+        return failed
+
+    def _exchange(self, action: Send, budget: Budget, started: float) -> Reply:
+        with action.open() as prepared:
+            kwargs = _with_credentials(self._core, prepared, action)
+            with (
+                self._http.stream(**kwargs, timeout=action.timeout) as response,
+                self._watchdog.guard(response, budget),
+            ):
+                if action.stream_to is not None and response.is_success:
                     with action.stream_to.receiving(response) as part:
                         for chunk in response.iter_bytes():
+                            budget.check()
                             if not part.write(chunk):
                                 break
-                    return _reply(response, b"", started, clock)
-        except httpx.HTTPError as exc:
-            return failure_from(exc, clock.monotonic() - started)
+                        budget.check()
+                    return _reply(response, Collector(0), started, self._core.clock)
+                body = Collector(_limit_for(action))
+                for chunk in response.iter_bytes():
+                    budget.check()
+                    if not body.add(chunk):
+                        break
+                budget.check()
+                return _reply(response, body, started, self._core.clock)
 
 
 class AsyncKieClient(_BaseClient):
@@ -672,19 +717,37 @@ class AsyncKieClient(_BaseClient):
 
     async def _send(self, action: Send) -> Reply | Failure:
         clock, started = self._core.clock, self._core.clock.monotonic()
+        budget = Budget(overall(action.timeout))
+        escaping: BaseException | None = None
         try:
-            with action.open() as kwargs:
-                if action.stream_to is None:
-                    response = await self._http.request(**kwargs, timeout=action.timeout)
-                    return _reply(response, response.content, started, clock)
-                async with self._http.stream(**kwargs, timeout=action.timeout) as response:
-                    if not response.is_success:
-                        body = await response.aread()
-                        return _reply(response, body[:_ERROR_BODY_LIMIT], started, clock)
+            async with asyncio.timeout(budget.seconds):
+                return await self._exchange(action, budget, started)
+        except TimeoutError:
+            failed = failure_from(budget.exceeded(), clock.monotonic() - started, budget)
+        except httpx.HTTPError as exc:
+            failed = failure_from(exc, clock.monotonic() - started, budget)
+        except Exception as exc:  # from the caller's http_client: its transport, hooks, codecs
+            failed = foreign_failure(exc, clock.monotonic() - started)
+        except BaseException as exc:  # cancellation and the like: propagate, bare
+            escaping = exc
+        if escaping is not None:
+            raise stripped(escaping)
+        return failed
+
+    async def _exchange(self, action: Send, budget: Budget, started: float) -> Reply:
+        with action.open() as prepared:
+            kwargs = _with_credentials(self._core, prepared, action)
+            async with self._http.stream(**kwargs, timeout=action.timeout) as response:
+                if action.stream_to is not None and response.is_success:
                     with action.stream_to.receiving(response) as part:
                         async for chunk in response.aiter_bytes():
+                            budget.check()
                             if not part.write(chunk):
                                 break
-                    return _reply(response, b"", started, clock)
-        except httpx.HTTPError as exc:
-            return failure_from(exc, clock.monotonic() - started)
+                    return _reply(response, Collector(0), started, self._core.clock)
+                body = Collector(_limit_for(action))
+                async for chunk in response.aiter_bytes():
+                    budget.check()
+                    if not body.add(chunk):
+                        break
+                return _reply(response, body, started, self._core.clock)

@@ -35,6 +35,7 @@ from ._errors import (
     KieError,
     NotFoundError,
     RateLimitError,
+    ResponseTooLargeError,
     TaskFailedError,
     WaitTimeoutError,
 )
@@ -54,6 +55,7 @@ from ._ratelimit import Kind, Limiter, RateLimiter, Slot, SlotLimiter
 from ._responses import read_envelope
 from ._retry import RetryPolicy, may_have_created_task, should_retry
 from ._text import shown
+from ._transfer import BODY_LIMIT, Budget
 from ._version import __version__
 from .notify import Notifier
 
@@ -71,11 +73,16 @@ USER_AGENT = f"kie-instrumental/{__version__} (+python-httpx/{httpx.__version__}
 
 @attrs.frozen
 class Send:
-    """Send one request. `open()` gives fresh httpx keyword arguments for each attempt."""
+    """Send one request. `open()` gives fresh httpx keyword arguments for each attempt
+    (without the Authorization header: the driver adds it per `authenticated`, see
+    `ClientCore.credentials`). The whole exchange must end within `overall(timeout)`; at most
+    `body_limit` bytes of the answer are read (an audio download streams to `stream_to`)."""
 
     open: Callable[[], AbstractContextManager[dict[str, Any]]]
     timeout: httpx.Timeout
     stream_to: Sink | None = None
+    authenticated: bool | None = None
+    body_limit: int = BODY_LIMIT
 
 
 @attrs.frozen
@@ -114,6 +121,7 @@ class Reply:
     content: bytes
     elapsed: float
     received: int = 0  # bytes read from the network (a streamed download's size)
+    oversize: bool = False  # more than the body limit arrived; `content` is cut there
 
 
 @attrs.frozen
@@ -139,12 +147,21 @@ _NOT_SENT: tuple[type[httpx.HTTPError], ...] = (
 )
 
 
-def failure_from(exc: httpx.HTTPError, elapsed: float) -> Failure:
+def failure_from(exc: httpx.HTTPError, elapsed: float, budget: Budget | None = None) -> Failure:
     """Describe a transport exception as plain data (used by both drivers)."""
+    if budget is not None and budget.passed() and not isinstance(exc, httpx.TimeoutException):
+        # The watchdog shut a request that outlived its budget: that is a timeout.
+        exc = budget.exceeded()
     not_sent = isinstance(exc, _NOT_SENT)
     kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "transport"
-    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    detail = f"{type(exc).__name__}: {shown(str(exc))}" if str(exc) else type(exc).__name__
     return Failure(kind, detail, not not_sent, elapsed)
+
+
+def foreign_failure(exc: Exception, elapsed: float) -> Failure:
+    """An exception that is not httpx's escaped a send (the caller's transport, event hook or
+    codec). It may have happened after the request left, so a create is not resent."""
+    return Failure("transport", f"{type(exc).__name__}: {shown(str(exc))}", True, elapsed)
 
 
 @attrs.frozen
@@ -165,6 +182,8 @@ class Operation(Generic[T]):
     method: str = ""
     url: str = ""
     route: str | None = None
+    # None: the key goes to KIE's own hosts (base_url, upload_base_url) and nowhere else.
+    authenticated: bool | None = None
 
 
 class _Secret:
@@ -269,17 +288,26 @@ class ClientCore:
 
     # -- building requests -----------------------------------------------------------------
 
-    def _headers(self, authenticated: bool) -> dict[str, str]:
-        headers = {"User-Agent": USER_AGENT}
-        if authenticated:
-            headers["Authorization"] = f"Bearer {self._api_key.reveal()}"
-        return headers
+    def _headers(self, authenticated: bool = False) -> dict[str, str]:
+        # The key is added only by the driver, at send time (see `credentials`): operations
+        # and their closures never hold it.
+        return {"User-Agent": USER_AGENT}
+
+    def credentials(self, url: object, authenticated: bool | None) -> dict[str, str]:
+        """The Authorization header for a request to `url`, used by the drivers at send time.
+        `authenticated=None`: only for KIE's own hosts."""
+        if authenticated is None:
+            target = str(url)
+            authenticated = any(
+                target.startswith(base + "/") for base in (self.base_url, self.upload_base_url)
+            )
+        return {"Authorization": f"Bearer {self._api_key.reveal()}"} if authenticated else {}
 
     def _api_request(self, generated: dict[str, Any], base: str) -> dict[str, Any]:
         """Generated `_get_kwargs` output, made absolute and given our own headers."""
         kwargs = dict(generated)
         kwargs["url"] = base + kwargs["url"]
-        kwargs["headers"] = {**kwargs.get("headers", {}), **self._headers(True)}
+        kwargs["headers"] = {**kwargs.get("headers", {}), **self._headers()}
         return kwargs
 
     def _fixed(
@@ -309,7 +337,9 @@ class ClientCore:
         generated = gen.add_instrumental._get_kwargs(body=body)
         return Operation(
             name="POST /api/v1/generate/add-instrumental",
-            open=self._fixed(generated, self.base_url),
+            # Never followed, whatever the caller's http_client does: following resends the
+            # POST (307/308) or turns it into a GET that may fail and be retried.
+            open=self._fixed({**generated, "follow_redirects": False}, self.base_url),
             parse=_parse_created,
             creates_task=True,
             **_described("add_instrumental", generated, self.base_url, route="legacy"),
@@ -372,7 +402,7 @@ class ClientCore:
         if trace:
             trace.sent(attempt, attempts)
         try:
-            outcome = yield Send(op.open, timeout, op.stream_to)
+            outcome = yield Send(op.open, timeout, op.stream_to, op.authenticated)
         finally:
             # Also when the caller is cancelled mid-request: the request may have arrived,
             # so its slot runs its period from now instead of staying taken for good.
@@ -591,6 +621,14 @@ def _interpret(op: Operation[Any], outcome: Reply | Failure) -> tuple[Any, KieEr
             request_may_have_arrived=outcome.request_may_have_arrived,
             task_id=op.task_id,
         )
+    if outcome.oversize and op.stream_to is None:
+        return None, ResponseTooLargeError(
+            f"{op.name}: the answer (HTTP {outcome.status}) is larger than "
+            f"{len(outcome.content)} bytes, far above any real answer; reading stopped there",
+            code=outcome.status,
+            http_status=outcome.status,
+            task_id=op.task_id,
+        )
     try:
         return op.parse(outcome), None
     except KieError as error:
@@ -624,7 +662,7 @@ def _parse_details(reply: Reply, task_id: str) -> TaskDetails:
         raise NotFoundError(
             f"get_task: KIE knows no task {task_id} (data is null)",
             code=404,
-            msg=str(envelope.get("msg")),
+            msg=shown(str(envelope.get("msg"))),
             http_status=reply.status,
             task_id=task_id,
         )
@@ -635,7 +673,7 @@ def _parse_details(reply: Reply, task_id: str) -> TaskDetails:
     if answered != task_id:
         raise APIError(
             f"get_task: asked for task {task_id}, KIE answered with the record of "
-            f"{_bounded(answered)}",
+            f"'{shown(answered, 100)}'",
             code=200,
             http_status=reply.status,
             task_id=task_id,
@@ -648,7 +686,9 @@ def _parse_details(reply: Reply, task_id: str) -> TaskDetails:
     if isinstance(suno, list):
         tracks = tuple(_track(item, f"data.response.sunoData[{i}]") for i, item in enumerate(suno))
     elif status == TaskStatus.SUCCESS or not (suno is None or isinstance(suno, Unset)):
-        raise ShapeError(f"data.response.sunoData must be a list of tracks on {status}")
+        raise ShapeError(
+            f"data.response.sunoData must be a list of tracks on {shown(str(status), 100)}"
+        )
     else:
         tracks = ()
     return TaskDetails(
@@ -671,10 +711,6 @@ def _track(item: object, field: str) -> Track:
     return Track.from_generated(item, field)
 
 
-def _bounded(text: str, limit: int = 100) -> str:
-    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
-
-
 def _parse_credits(reply: Reply) -> float:
     envelope = _envelope(reply, "get_credits")
     credits = optional_non_negative(_from_dict(gen.CreditsResponse, envelope).data, "data")
@@ -688,4 +724,4 @@ def _from_dict(model: Any, envelope: dict[str, Any]) -> Any:
     try:
         return model.from_dict(envelope)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ShapeError(f"{type(exc).__name__}: {exc}") from None
+        raise ShapeError(f"{type(exc).__name__}: {shown(str(exc), 200)}") from None

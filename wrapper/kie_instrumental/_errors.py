@@ -12,7 +12,8 @@ KieError                        task_id: str | None (set whenever a task id is k
  │    ├── NotFoundError         404
  │    ├── RateLimitError        429, 430 (retry_after)
  │    ├── ServiceUnavailableError   455, HTTP 503
- │    └── ServerError           500, 501, 505, 531, 408, other 5xx
+ │    ├── ServerError           500, 501, 505, 531, 408, other 5xx
+ │    └── ResponseTooLargeError an answer far above any real one; reading stopped
  ├── APIConnectionError         the request failed in transit (request_may_have_arrived)
  │    └── APITimeoutError       read, write or pool timeout
  ├── TaskFailedError            the task ended in failure (status, error_code, error_message)
@@ -46,6 +47,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "ServerError",
     "ServiceUnavailableError",
     "TaskFailedError",
@@ -178,6 +180,11 @@ class ServiceUnavailableError(APIError):
 
 class ServerError(APIError):
     """KIE failed (500, 501, 505, 531, 408, other 5xx)."""
+
+
+class ResponseTooLargeError(APIError):
+    """An answer larger than any real one (a misbehaving server or proxy): reading stopped at
+    the limit. `code` and `http_status` are the answer's HTTP status."""
 
 
 class APIConnectionError(KieError):

@@ -649,7 +649,7 @@ def download_operation(
     kwargs = {
         "method": "GET",
         "url": url,
-        "headers": core._headers(False),
+        "headers": core._headers(),
         "follow_redirects": False,
     }
     return Operation(
@@ -662,6 +662,7 @@ def download_operation(
         operation="download",
         method="GET",
         url=safe_url(url),
+        authenticated=False,
     )
 
 

@@ -26,6 +26,7 @@ from ._errors import (
     ServerError,
     ServiceUnavailableError,
 )
+from ._text import shown
 
 _ERROR_BY_CODE: dict[int, type[APIError]] = {
     400: InvalidRequestError,
@@ -72,7 +73,9 @@ def read_envelope(
     if isinstance(body_code, bool) or not isinstance(body_code, int):
         body_code = None
     http_ok = 200 <= status <= 299
-    if body_code == 200 and http_ok:
+    if body_code == 200:
+        # The body code decides first: a success body under an error status (a 429 carrying
+        # a taskId) is KIE's success, and reading it is what keeps a create from being resent.
         assert envelope is not None
         return envelope
     if body_code is not None and body_code != 200:
@@ -89,6 +92,9 @@ def read_envelope(
     msg = envelope.get("msg") if envelope is not None else None
     if not isinstance(msg, str):
         msg = _describe(content)
+    if 300 <= status <= 399:
+        location = headers.get("location")
+        msg = f"a redirect to {shown(location or 'nowhere', 200)}, not followed ({msg})"
     raise build_error(
         code, msg, http_status=status, headers=headers, operation=operation, task_id=task_id
     )
@@ -104,6 +110,7 @@ def build_error(
     task_id: str | None,
 ) -> APIError:
     cls = error_class_for(code)
+    msg = shown(msg)  # a server's text: bounded and escaped before it is kept anywhere
     where = f"HTTP {http_status}" if http_status is not None else "no HTTP status"
     message = f"{operation}: KIE answered code {code}: {msg} [{where}]"
     if cls is RateLimitError:
@@ -163,4 +170,4 @@ def _describe(content: bytes) -> str:
     text = content[:_SNIPPET].decode("utf-8", errors="replace").strip()
     if text.lower().startswith(("<!doctype", "<html")):
         return "an HTML page"
-    return " ".join(text.split())
+    return shown(" ".join(text.split()), _SNIPPET)

@@ -1,8 +1,9 @@
 """When to retry, and how long to wait: design.md's table in one function.
 
 The create POST costs credits and KIE has no idempotency key, so it is retried only when the
-task certainly was not created: the connection was never made, or KIE rejected the request
-(429/430 rate limit, 455 maintenance). A read timeout or a 5xx may follow a created task.
+task certainly was not created: the connection was never made, or KIE's body code rejected the
+request (429/430 rate limit, 455 maintenance), whatever the HTTP status. A read timeout, a 5xx
+without such a code, a redirect or an unreadable answer may follow a created task.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ import attrs
 
 from ._errors import (
     APIConnectionError,
+    APIError,
+    AuthenticationError,
+    InsufficientCreditsError,
+    InvalidRequestError,
     KieError,
+    NotFoundError,
+    PermissionDeniedError,
     RateLimitError,
     ServerError,
     ServiceUnavailableError,
@@ -42,20 +49,43 @@ class RetryPolicy:
         return max(self.min_delay, base * (1 + self.jitter * (2 * rng.random() - 1)))
 
 
+# A create answered with one of these was refused before anything was made.
+_REFUSALS = (
+    InvalidRequestError,
+    AuthenticationError,
+    InsufficientCreditsError,
+    PermissionDeniedError,
+    NotFoundError,
+    RateLimitError,
+)
+
+
+def _refused(error: APIError) -> bool:
+    """KIE's plain refusal: nothing was made. The body code decides first (a 429 or 455 body
+    under an HTTP 500 or 503 is still KIE's refusal); a redirect never is one (a 303 says the
+    POST was processed; the others are not KIE's answers)."""
+    if error.http_status is not None and 300 <= error.http_status <= 399:
+        return False
+    if isinstance(error, ServiceUnavailableError):
+        return error.code == 455  # maintenance: refused; a bare HTTP 503 proves nothing
+    return isinstance(error, _REFUSALS)
+
+
 def should_retry(error: KieError, *, creates_task: bool) -> bool:
     if isinstance(error, APIConnectionError):
         return not (creates_task and error.request_may_have_arrived)
-    if isinstance(error, RateLimitError):
-        return True
-    if isinstance(error, ServiceUnavailableError):
-        return not creates_task or error.code == 455
-    if isinstance(error, ServerError):
-        return not creates_task
-    return False
+    if not isinstance(error, APIError):
+        return False
+    if creates_task:
+        # Resent only when KIE plainly refused it: a rate limit or maintenance.
+        return _refused(error) and isinstance(error, RateLimitError | ServiceUnavailableError)
+    return isinstance(error, RateLimitError | ServiceUnavailableError | ServerError)
 
 
 def may_have_created_task(error: KieError) -> bool:
-    """True when a create request failed in a way that does not rule out a created task."""
+    """True when a create request failed in a way that does not rule out a created task:
+    anything but a connection never made or KIE's refusal (so: an unreadable answer, a
+    redirect, a 5xx without a refusing body code, an answer too large to read)."""
     if isinstance(error, APIConnectionError):
         return error.request_may_have_arrived
-    return isinstance(error, ServerError | ServiceUnavailableError) and error.code != 455
+    return isinstance(error, APIError) and not _refused(error)

@@ -1,0 +1,279 @@
+"""A misbehaving server costs bounded memory and time: answers are read up to a limit (peak
+memory measured in a child process), every string a server controls is bounded and escaped
+before it reaches an error or a log line, a request as a whole (download included) ends within
+its timeout whatever the drip, and wait() within its deadline whatever the server does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from _hostile import MB, HostileServer, Reply, endless, repeat
+from _records import record, suno_track
+from _support import API_KEY, CREATE_PATH, CREDIT_PATH, RECORD_PATH, ROOT, VALID_FIELDS
+from kie_instrumental import (
+    APITimeoutError,
+    AsyncKieClient,
+    KieClient,
+    ResponseTooLargeError,
+    ServerError,
+    TaskFailedError,
+    Track,
+    WaitTimeoutError,
+)
+from kie_instrumental.testing import FakeClock
+
+KINDS = ["sync", "async"]
+
+
+def client_for(kind: str, url: str, **options):
+    options.setdefault("rate_limit", None)
+    cls = KieClient if kind == "sync" else AsyncKieClient
+    return cls(API_KEY, base_url=url, upload_base_url=url, **options)
+
+
+def run(kind: str, call):
+    """`call(client)` on a sync client, or awaited on an async one."""
+
+    def go(client):
+        if kind == "sync":
+            return call(client)
+
+        async def main():
+            try:
+                return await call(client)
+            finally:
+                await client.close()
+
+        return asyncio.run(main())
+
+    return go
+
+
+# -- memory: answers are read up to a limit ---------------------------------------------------
+
+CHILD = textwrap.dedent(
+    """
+    import asyncio, json, resource, sys, tempfile
+    from kie_instrumental import AsyncKieClient, KieClient, KieError, Track
+
+    kind, url, what = sys.argv[1], sys.argv[2], sys.argv[3]
+    options = dict(base_url=url, upload_base_url=url, rate_limit=None, max_retries=0)
+    fields = json.loads(sys.argv[4])
+    folder = tempfile.mkdtemp()
+
+    def calls(client):
+        if what == "create":
+            return client.add_instrumental(**fields)
+        if what == "credits":
+            return client.get_credits()
+        return client.download([Track(id="t", audio_url=url + "/page.mp3")], folder)
+
+    def once():
+        if kind == "sync":
+            return calls(KieClient("k", **options))
+        async def main():
+            async with AsyncKieClient("k", **options) as client:
+                return await calls(client)
+        return asyncio.run(main())
+
+    def peak():
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    what_before, what = what, "credits"
+    once()  # warm up: imports, first connection
+    what = what_before
+    before = peak()
+    error = None
+    try:
+        once()
+    except KieError as exc:
+        error = [type(exc).__name__, str(exc)[:3000]]
+    print(json.dumps({"before": before, "after": peak(), "error": error}))
+    """
+)
+
+
+def peak_in_child(kind: str, url: str, what: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, kind, url, what, json.dumps(VALID_FIELDS)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+CREDITS = {"code": 200, "msg": "success", "data": 10}
+BIG = 48 * MB  # old code: the body, its decoded JSON and the message, several times this
+
+
+def huge_error(status: int) -> Reply:
+    """A JSON error envelope whose msg alone is BIG bytes, produced lazily."""
+    head = repeat(b'{"code": 500, "msg": "', 22)
+    body = repeat(b"x", BIG)
+    tail = repeat(b'"}', 2)
+
+    def produce():
+        yield from head()
+        yield from body()
+        yield from tail()
+
+    return Reply(status, body=produce, headers={"Content-Type": "application/json"})
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_huge_create_answer_is_cut_and_says_the_task_may_exist(kind) -> None:
+    with HostileServer() as server:
+        server.script("GET", CREDIT_PATH, Reply(200, json=CREDITS))
+        server.script("POST", CREATE_PATH, huge_error(500))
+        result = peak_in_child(kind, server.url, "create")
+        assert server.count("POST", CREATE_PATH) == 1  # never resent
+    name, message = result["error"]
+    assert name == "ResponseTooLargeError"
+    assert "may have been created" in message and len(message) < 1000
+    assert result["after"] - result["before"] < 24, result  # MiB, for a 48 MiB answer
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_huge_download_error_page_is_not_read(kind) -> None:
+    with HostileServer() as server:
+        server.script("GET", CREDIT_PATH, Reply(200, json=CREDITS))
+        server.script("GET", "/page.mp3", Reply(500, body=repeat(b"<html>", BIG)))
+        result = peak_in_child(kind, server.url, "download")
+    assert result["error"][0] == "ServerError"
+    assert result["after"] - result["before"] < 24, result
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_oversized_answer_is_a_typed_error(kind) -> None:
+    with HostileServer() as server:
+        server.script("GET", CREDIT_PATH, Reply(200, body=repeat(b" ", 3 * MB)))
+        with pytest.raises(ResponseTooLargeError) as caught:
+            run(kind, lambda c: c.get_credits())(client_for(kind, server.url, max_retries=0))
+    assert caught.value.http_status == 200
+
+
+# -- strings a server controls: bounded and escaped -------------------------------------------
+
+
+HOSTILE_TEXT = "\x1b[2J\x1b[31mowned\r\n\x00\u202e" + "m" * 200_000
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_server_messages_are_bounded_and_escaped_in_errors_and_logs(kind, caplog) -> None:
+    caplog.set_level(logging.DEBUG, logger="kie_instrumental")
+    with HostileServer() as server:
+        server.script("GET", CREDIT_PATH, Reply(500, json={"code": 500, "msg": HOSTILE_TEXT}))
+        with pytest.raises(ServerError) as caught:
+            run(kind, lambda c: c.get_credits())(client_for(kind, server.url, max_retries=0))
+    for text in (str(caught.value), caught.value.msg or "", *caplog.messages):
+        assert len(text) < 2000
+        assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in text)
+        assert "\u202e" not in text
+    assert "\\u001b[2J" in str(caught.value)  # shown, escaped
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_failed_tasks_message_is_bounded_and_escaped(kind) -> None:
+    answer = record("GENERATE_AUDIO_FAILED", error_code=500, error_message=HOSTILE_TEXT)
+    with HostileServer() as server:
+        server.script("GET", RECORD_PATH, Reply(200, body=answer.content))
+        with pytest.raises(TaskFailedError) as caught:
+            run(kind, lambda c: c.wait("task-1", timeout=30))(client_for(kind, server.url))
+    assert len(str(caught.value)) < 2000 and "\x1b" not in str(caught.value)
+
+
+# -- time: a request as a whole ends within its timeout ---------------------------------------
+
+
+DRIPS = {
+    "drip": Reply(200, body=b'{"code": 200, "msg": "ok", "data": 1}' + b" " * 400, drip=(1, 0.1)),
+    "endless drip": Reply(200, body=endless(b" "), drip=(1, 0.1)),
+    "stall mid-body": Reply(
+        200, body=lambda: iter([b'{"code": 200', b""]), length=1000, delay=0.0, cut_after=None
+    ),
+    "never answers": Reply(hang=True),
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("name", list(DRIPS))
+def test_a_request_ends_within_its_timeout_as_a_whole(kind, name) -> None:
+    with HostileServer() as server:
+        server.script("GET", CREDIT_PATH, DRIPS[name])
+        client = client_for(kind, server.url, max_retries=0, timeout=1.0)
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError):
+            run(kind, lambda c: c.get_credits())(client)
+        # One second of budget; the drip alone would take 40 s or forever.
+        assert time.monotonic() - started < 3.5
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_download_ends_within_its_timeout_and_leaves_no_file(kind, tmp_path) -> None:
+    with HostileServer() as server:
+        server.script("GET", "/a.mp3", Reply(200, body=endless(b"\xff"), drip=(512, 0.05)))
+        track = Track(id="t", audio_url=server.url_for("/a.mp3"))
+        client = client_for(kind, server.url, max_retries=0)
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError):
+            run(kind, lambda c: c.download([track], tmp_path, request_timeout=1.0))(client)
+        assert time.monotonic() - started < 3.5
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- wait(): an overall deadline, polls retried inside it -------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_wait_meets_its_deadline_when_the_server_never_answers(kind) -> None:
+    with HostileServer() as server:
+        server.script("GET", RECORD_PATH, Reply(hang=True))
+        started = time.monotonic()
+        with pytest.raises(WaitTimeoutError) as caught:
+            # Default timeouts (60 s per request, 2 retries): before, minutes.
+            run(kind, lambda c: c.wait("task-1", timeout=2))(client_for(kind, server.url))
+        assert time.monotonic() - started < 2 + 1 + 2.5  # T, one last short poll, slack
+    assert caught.value.task_id == "task-1"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_refused_polls_inside_wait_are_tried_again(kind) -> None:
+    success = record("SUCCESS", [suno_track()])
+    with HostileServer() as server:
+        server.script(
+            "GET",
+            RECORD_PATH,
+            [
+                Reply(429, json={"code": 429, "msg": "slow"}, headers={"Retry-After": "1"}),
+                Reply(200, json={"code": 429, "msg": "slow"}),
+                Reply(500, body=b"<html>oops</html>"),
+                Reply(503, body=b""),
+                Reply(200, body=b'{"code": 200', cut_after=5),
+                Reply(200, body=success.content),
+            ],
+        )
+        client = client_for(kind, server.url, clock=FakeClock(), max_retries=0)
+        details = run(kind, lambda c: c.wait("task-1", timeout=600))(client)
+        assert details.status == "SUCCESS"
+        assert server.count("GET", RECORD_PATH) == 6
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_wait_on_a_finished_task_answers_at_once(kind) -> None:
+    with HostileServer() as server:
+        server.script(
+            "GET", RECORD_PATH, Reply(200, body=record("SUCCESS", [suno_track()]).content)
+        )
+        started = time.monotonic()
+        run(kind, lambda c: c.wait("task-1"))(client_for(kind, server.url))
+        assert time.monotonic() - started < 1.5  # no 2.5 s sleep before the first poll
