@@ -6,6 +6,7 @@ its timeout whatever the drip, and wait() within its deadline whatever the serve
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import subprocess
@@ -221,7 +222,14 @@ def test_a_request_ends_within_its_timeout_as_a_whole(kind, name) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_download_ends_within_its_timeout_and_leaves_no_file(kind, tmp_path) -> None:
     with HostileServer() as server:
-        server.script("GET", "/a.mp3", Reply(200, body=endless(b"\xff"), drip=(512, 0.05)))
+        audio = Reply(
+            200,
+            body=lambda: itertools.chain([b"ID3\x04\x00" + bytes(507)], endless(bytes(512))()),
+            headers={"Content-Type": "audio/mpeg"},
+            length="chunked",
+            drip=(512, 0.05),
+        )
+        server.script("GET", "/a.mp3", audio)
         track = Track(id="t", audio_url=server.url_for("/a.mp3"))
         client = client_for(kind, server.url, max_retries=0)
         started = time.monotonic()
