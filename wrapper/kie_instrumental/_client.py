@@ -471,6 +471,8 @@ class KieClient(_BaseClient):
             return self._exchange(action, budget, started)
         except httpx.HTTPError as exc:
             failed = failure_from(exc, clock.monotonic() - started, budget)
+        except KieError as exc:  # ours (a request that cannot be built): as is, bare
+            escaping = exc
         except Exception as exc:  # from the caller's http_client: its transport, hooks, codecs
             failed = foreign_failure(exc, clock.monotonic() - started)
         except BaseException as exc:  # KeyboardInterrupt and the like: propagate, bare
@@ -726,6 +728,8 @@ class AsyncKieClient(_BaseClient):
             failed = failure_from(budget.exceeded(), clock.monotonic() - started, budget)
         except httpx.HTTPError as exc:
             failed = failure_from(exc, clock.monotonic() - started, budget)
+        except KieError as exc:  # ours (a request that cannot be built): as is, bare
+            escaping = exc
         except Exception as exc:  # from the caller's http_client: its transport, hooks, codecs
             failed = foreign_failure(exc, clock.monotonic() - started)
         except BaseException as exc:  # cancellation and the like: propagate, bare
