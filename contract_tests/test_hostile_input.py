@@ -1,6 +1,7 @@
-"""Hostile callers: every bad argument is a KieError naming it, raised before anything is sent
-(counted at a loopback server that must receive nothing), and a malformed API key is refused
-without ever being echoed: not in the error, not in a KIE_LOG=debug line, not on the CLI."""
+"""Hostile callers: every bad argument (of the client, of a request) is a KieError naming it,
+raised before anything is sent (counted at a loopback server that must receive nothing), and a
+malformed API key is refused without ever being echoed: not in the error, not in a
+KIE_LOG=debug line, not on the CLI."""
 
 from __future__ import annotations
 
@@ -12,8 +13,14 @@ from typing import Any
 import httpx
 import pytest
 from _hostile import HostileServer, Reply
-from _support import API_KEY, CREDIT_PATH
-from kie_instrumental import AsyncKieClient, ClientClosedError, ConfigurationError, KieClient
+from _support import API_KEY, CREDIT_PATH, VALID_FIELDS
+from kie_instrumental import (
+    AsyncKieClient,
+    ClientClosedError,
+    ConfigurationError,
+    InvalidRequestError,
+    KieClient,
+)
 from kie_instrumental._cli import main
 
 CREDITS = Reply(200, json={"code": 200, "msg": "success", "data": 3})
@@ -189,3 +196,49 @@ def test_a_key_with_surrounding_whitespace_is_still_accepted(server):
         assert client.get_credits() == 3
     headers = {name.lower(): value for name, value in server.requests[0].headers.items()}
     assert headers["authorization"] == f"Bearer {API_KEY}"
+
+
+# -- hostile request arguments: a KieError naming the argument, nothing sent -------------------
+
+HOSTILE_FIELDS = [
+    ("title", None),
+    ("title", 12345),
+    ("title", ["Night", "Drive"]),
+    ("title", {"text": "x"}),
+    ("title", "x" * 1_000_000),
+    ("tags", b"synthwave"),
+    ("upload_url", "https://example.com/a\r\nHost: evil"),
+    ("upload_url", "javascript:alert(1)"),
+    ("upload_url", "/etc/passwd"),
+    ("callback_url", ""),
+    ("model", "V9"),
+    ("model", 5),
+    ("vocal_gender", "male"),
+    ("style_weight", math.nan),
+    ("style_weight", "0.5"),
+    ("style_weight", 10**400),
+    ("audio_weight", True),
+    ("audio_weight", object()),
+]
+
+
+@pytest.mark.parametrize(("argument", "value"), HOSTILE_FIELDS, ids=lambda v: repr(v)[:30])
+def test_hostile_create_arguments_are_invalid_request_errors_naming_them(
+    server, make_client, argument, value
+):
+    client = make_client(base_url=server.url)
+    with pytest.raises(InvalidRequestError) as caught:
+        client.add_instrumental(**{**VALID_FIELDS, argument: value})
+    assert caught.value.violations[0]["argument"] == argument
+    assert str(caught.value).startswith(argument)
+    assert len(str(caught.value)) < 1000
+    assert server.count() == 0
+
+
+@pytest.mark.parametrize("task_id", ["", None, 123, "x" * 100_000, "a\r\nb", ["t"]])
+def test_hostile_task_ids_are_refused_before_sending(server, make_client, task_id):
+    client = make_client(base_url=server.url)
+    for call in (client.get_task, lambda t: client.wait(t, timeout=5)):
+        with pytest.raises(InvalidRequestError, match="taskId"):
+            call(task_id)
+    assert server.count() == 0
