@@ -14,7 +14,7 @@ import contextlib
 import logging
 import math
 import os
-from collections.abc import Awaitable, Callable, Generator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
@@ -24,9 +24,12 @@ import httpx
 from . import _files, _jobs
 from ._clock import SYSTEM_CLOCK, Clock
 from ._core import (
+    Action,
     ClientCore,
     Failure,
+    Finished,
     Flow,
+    Outcome,
     Progress,
     Reply,
     Resolve,
@@ -341,6 +344,33 @@ class KieClient(_BaseClient):
         (WaitTimeoutError). on_progress(details) is called on every status change."""
         return self._run(self._core.wait(task_id, timeout, request_timeout), on_progress)
 
+    def wait_all(
+        self,
+        task_ids: Iterable[str],
+        *,
+        timeout: float = 600.0,
+        on_progress: ProgressCallback | None = None,
+        request_timeout: float | httpx.Timeout | None = None,
+    ) -> dict[str, TaskDetails | KieError]:
+        """Wait for many tasks at once: one request at a time under the client's rate limit,
+        each task on wait()'s schedule (no thread per task). Returns, per task id, its details
+        or the KieError that ended its wait (TaskFailedError, WaitTimeoutError, ...)."""
+        found = self._finished(task_ids, timeout, on_progress, request_timeout)
+        return {done.task_id: done.result for done in found}
+
+    def as_completed(
+        self,
+        task_ids: Iterable[str],
+        *,
+        timeout: float = 600.0,
+        on_progress: ProgressCallback | None = None,
+        request_timeout: float | httpx.Timeout | None = None,
+    ) -> Iterator[TaskDetails | KieError]:
+        """wait_all() one task at a time, as each ends: its details or its KieError (both
+        carry `task_id`)."""
+        for done in self._finished(task_ids, timeout, on_progress, request_timeout):
+            yield done.result
+
     def get_credits(self, *, request_timeout: float | httpx.Timeout | None = None) -> float:
         """Remaining credits of the account (free; a health check)."""
         return self._run(self._core.call(self._core.credits_operation(), request_timeout))
@@ -449,19 +479,44 @@ class KieClient(_BaseClient):
             except StopIteration as stop:
                 result: T = stop.value
                 return result
-            outcome = None
-            if isinstance(action, Sleep):
-                if action.wake_on is not None and self._core.notifier is not None:
-                    self._core.notifier.wait(action.wake_on, action.seconds)
-                else:
-                    self._core.clock.sleep(action.seconds)
-            elif isinstance(action, Progress):
-                if on_progress is not None:
-                    on_progress(action.details)
-            elif isinstance(action, Resolve):
-                outcome = _files.resolve(action)
+            outcome = self._act(action, on_progress)
+
+    def _act(self, action: Action, on_progress: ProgressCallback | None) -> Outcome:
+        if isinstance(action, Sleep):
+            if action.wake_on is not None and self._core.notifier is not None:
+                self._core.notifier.wait(action.wake_on, action.seconds)
             else:
-                outcome = self._send(action)
+                self._core.clock.sleep(action.seconds)
+        elif isinstance(action, Progress):
+            if on_progress is not None:
+                on_progress(action.details)
+        elif isinstance(action, Resolve):
+            return _files.resolve(action)
+        elif isinstance(action, Send):
+            return self._send(action)
+        return None
+
+    def _finished(
+        self,
+        task_ids: Iterable[str],
+        timeout: float,
+        on_progress: ProgressCallback | None,
+        request_timeout: float | httpx.Timeout | None,
+    ) -> Iterator[Finished]:
+        self._check_open(self._http)
+        flow = self._core.wait_many(task_ids, timeout, request_timeout)
+        with contextlib.closing(flow):
+            outcome: Outcome = None
+            while True:
+                try:
+                    action = flow.send(outcome)
+                except StopIteration:
+                    return
+                if isinstance(action, Finished):
+                    outcome = None
+                    yield action
+                else:
+                    outcome = self._act(action, on_progress)
 
     def _send(self, action: Send) -> Reply | Failure:
         clock, started = self._core.clock, self._core.clock.monotonic()
@@ -596,6 +651,31 @@ class AsyncKieClient(_BaseClient):
         """Poll until success, failure (TaskFailedError) or the deadline (WaitTimeoutError)."""
         return await self._run(self._core.wait(task_id, timeout, request_timeout), on_progress)
 
+    async def wait_all(
+        self,
+        task_ids: Iterable[str],
+        *,
+        timeout: float = 600.0,
+        on_progress: Callable[[TaskDetails], Any] | None = None,
+        request_timeout: float | httpx.Timeout | None = None,
+    ) -> dict[str, TaskDetails | KieError]:
+        """Wait for many tasks at once (see KieClient.wait_all): one coroutine, one poll at a
+        time under the client's rate limit."""
+        found = self._finished(task_ids, timeout, on_progress, request_timeout)
+        return {done.task_id: done.result async for done in found}
+
+    async def as_completed(
+        self,
+        task_ids: Iterable[str],
+        *,
+        timeout: float = 600.0,
+        on_progress: Callable[[TaskDetails], Any] | None = None,
+        request_timeout: float | httpx.Timeout | None = None,
+    ) -> AsyncIterator[TaskDetails | KieError]:
+        """wait_all() one task at a time, as each ends (an async iterator)."""
+        async for done in self._finished(task_ids, timeout, on_progress, request_timeout):
+            yield done.result
+
     async def get_credits(self, *, request_timeout: float | httpx.Timeout | None = None) -> float:
         """Remaining credits of the account (free; a health check)."""
         return await self._run(self._core.call(self._core.credits_operation(), request_timeout))
@@ -701,21 +781,48 @@ class AsyncKieClient(_BaseClient):
             except StopIteration as stop:
                 result: T = stop.value
                 return result
-            outcome = None
-            if isinstance(action, Sleep):
-                if action.wake_on is not None and self._core.notifier is not None:
-                    await self._core.notifier.await_(action.wake_on, action.seconds)
-                else:
-                    await self._core.clock.asleep(action.seconds)
-            elif isinstance(action, Progress):
-                if on_progress is not None:
-                    called = on_progress(action.details)
-                    if isinstance(called, Awaitable):
-                        await called
-            elif isinstance(action, Resolve):
-                outcome = await _files.aresolve(action)
+            outcome = await self._act(action, on_progress)
+
+    async def _act(
+        self, action: Action, on_progress: Callable[[TaskDetails], Any] | None
+    ) -> Outcome:
+        if isinstance(action, Sleep):
+            if action.wake_on is not None and self._core.notifier is not None:
+                await self._core.notifier.await_(action.wake_on, action.seconds)
             else:
-                outcome = await self._send(action)
+                await self._core.clock.asleep(action.seconds)
+        elif isinstance(action, Progress):
+            if on_progress is not None:
+                called = on_progress(action.details)
+                if isinstance(called, Awaitable):
+                    await called
+        elif isinstance(action, Resolve):
+            return await _files.aresolve(action)
+        elif isinstance(action, Send):
+            return await self._send(action)
+        return None
+
+    async def _finished(
+        self,
+        task_ids: Iterable[str],
+        timeout: float,
+        on_progress: Callable[[TaskDetails], Any] | None,
+        request_timeout: float | httpx.Timeout | None,
+    ) -> AsyncIterator[Finished]:
+        self._check_open(self._http)
+        flow = self._core.wait_many(task_ids, timeout, request_timeout)
+        with contextlib.closing(flow):
+            outcome: Outcome = None
+            while True:
+                try:
+                    action = flow.send(outcome)
+                except StopIteration:
+                    return
+                if isinstance(action, Finished):
+                    outcome = None
+                    yield action
+                else:
+                    outcome = await self._act(action, on_progress)
 
     async def _send(self, action: Send) -> Reply | Failure:
         clock, started = self._core.clock, self._core.clock.monotonic()

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import math
 import random
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
@@ -111,7 +111,15 @@ class Progress:
     details: TaskDetails
 
 
-Action = Send | Sleep | Progress | Resolve
+@attrs.frozen
+class Finished:
+    """One task of `wait_many` ended: its details, or the KieError that ended its wait."""
+
+    task_id: str
+    result: TaskDetails | KieError
+
+
+Action = Send | Sleep | Progress | Resolve | Finished
 
 
 @attrs.frozen
@@ -517,6 +525,56 @@ class ClientCore:
             else:  # callbacks expected: they wake us; polling is the slow safety net
                 delay = max(poll.next_delay, self.notifier.safety_poll)
                 yield Sleep(min(delay, left), wake_on=poll.task_id)
+
+    def wait_many(
+        self,
+        task_ids: Iterable[str],
+        timeout: float,
+        request_timeout: float | httpx.Timeout | None,
+    ) -> Flow[None]:
+        """Poll many tasks in one flow until each ends or `timeout` seconds pass: one request
+        at a time, each task on its own backoff schedule, the soonest due first, all under the
+        client's rate limiter. Yields `Finished` once per task (details, or the KieError that
+        ended its wait: TaskFailedError, WaitTimeoutError, or a refusal such as NotFoundError)."""
+        seconds = bounded_seconds(timeout, "timeout")
+        if isinstance(task_ids, str):
+            raise InvalidRequestError(
+                "task_ids must be a collection of task ids, not one string",
+                field="task_ids",
+                rule="type",
+            )
+        ids = list(dict.fromkeys(task_ids))  # each task once, in the order given
+        ops = {task_id: self.task_operation(task_id) for task_id in ids}  # all checked first
+        per_request = self._timeout(request_timeout)
+        deadline = self.clock.monotonic() + seconds
+        polls = {task_id: _TaskPoll(task_id, self.poll_schedule.intervals()) for task_id in ids}
+        due = dict.fromkeys(ids, self.clock.monotonic())
+        while due:
+            now = self.clock.monotonic()
+            if now >= deadline:
+                break
+            task_id = min(due, key=due.__getitem__)
+            if due[task_id] > now:
+                yield Sleep(min(due[task_id], deadline) - now)
+                continue
+            poll = polls[task_id]
+            try:
+                seen = yield from self._poll(ops[task_id], poll, per_request, deadline, None)
+            except KieError as error:  # this task's wait ends; the others go on
+                del due[task_id]
+                yield Finished(task_id, error)
+                continue
+            if seen is not None:
+                if seen.changed:
+                    yield Progress(seen.details)
+                ended = poll.ended(seen.details)
+                if ended is not None:
+                    del due[task_id]
+                    yield Finished(task_id, ended)
+                    continue
+            due[task_id] = self.clock.monotonic() + poll.next_delay
+        for task_id in list(due):
+            yield Finished(task_id, polls[task_id].timed_out(seconds))
 
     def _poll(
         self,
