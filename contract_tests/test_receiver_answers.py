@@ -191,6 +191,12 @@ def test_body_bounds_answer_exact_statuses_and_details(kind: str) -> None:
     twelve_digits = post([body], str(len(body)).zfill(12))
     assert (twelve_digits.status, twelve_digits.json()) == (200, {"detail": "ok"})
     assert len(handler.events) == 1
+    # Exactly MAX_BODY bytes is within the bound, declared or not (JSON allows the padding).
+    full = body + b" " * (MAX_BODY - len(body))
+    at_bound = post([full], str(MAX_BODY))
+    assert (at_bound.status, at_bound.json()) == (200, {"detail": "duplicate"})
+    at_bound_unsaid = post([full[: MAX_BODY // 2], full[MAX_BODY // 2 :]], None, terminated=True)
+    assert (at_bound_unsaid.status, at_bound_unsaid.json()) == (200, {"detail": "duplicate"})
     # No declared length: the bound holds while reading.
     chunk = b" " * (64 << 10)
     oversized = post([chunk] * (MAX_BODY // len(chunk) + 1), None, terminated=True)
