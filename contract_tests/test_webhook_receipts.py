@@ -96,6 +96,10 @@ def test_processed_then_duplicate(deliver: Any, caplog: pytest.LogCaptureFixture
     assert first.event.tracks == () and first.event.query == "job=7"
     assert receipt(deliver(body, headers, handler, dedup=dedup)) == (200, "duplicate", False)
     assert len(handler.events) == 1
+    first_body, first_headers = signed(callback("first"))
+    assert receipt(deliver(first_body, first_headers, handler, dedup=dedup)) == (200, "ok", True)
+    assert [e.query for e in handler.events] == ["job=7", ""]  # no query: an empty one
+    handler.events.pop()
     assert handler.events[0].task_id == "task-1" and handler.events[0].stage == "complete"
     assert warnings(caplog) == []
 
@@ -118,6 +122,13 @@ def test_an_unknown_stage_is_a_logged_200_without_the_handler(
     assert receipt(deliver(body, headers, handler)) == (200, "ignored: unknown stage", False)
     assert handler.events == []
     assert warnings(caplog) == ["callback ignored: unknown stage 'remix'"]
+    long_body, long_headers = signed(callback("r" * 50))
+    assert receipt(deliver(long_body, long_headers, handler)) == (
+        200,
+        "ignored: unknown stage",
+        False,
+    )
+    assert warnings(caplog)[-1] == f"callback ignored: unknown stage {'r' * 40!r}"
 
 
 def test_a_failing_handler_is_a_logged_500_and_runs_again_on_redelivery(
@@ -145,6 +156,7 @@ def test_a_full_store_is_a_logged_503(deliver: Any, caplog: pytest.LogCaptureFix
     body, headers = signed(callback("complete"), at=1_750_000_000)
     answer = deliver(body, headers, handler, dedup=wh.Deduplicator(store), tolerance=10**10)
     assert receipt(answer) == (503, "de-duplication store full", False)
+    assert answer.event is not None and answer.event.task_id == "task-1"
     assert handler.events == []
     assert warnings(caplog) == [
         "callback for task-1:complete@1750000000 deferred: 1 keys held for less than 86400.0 s"
@@ -158,6 +170,7 @@ def test_a_redelivery_while_the_handler_runs_is_a_503(deliver: Any) -> None:
     handler = Handler()
     answer = deliver(body, headers, handler, dedup=wh.Deduplicator(store), tolerance=10**10)
     assert receipt(answer) == (503, "in progress", False)
+    assert answer.event is not None and answer.event.task_id == "task-1"
     assert handler.events == []
 
 
@@ -172,6 +185,7 @@ def test_confirmed_events_are_keyed_per_stage_and_carry_kies_tracks(deliver: Any
     first = deliver(body, headers, handler, dedup=dedup, confirm_with=kie)
     assert receipt(first) == (200, "ok", True)
     assert handler.events[0].confirmed and handler.events[0].tracks == TRACKS
+    assert first.event == handler.events[0]
     again = deliver(body, headers, handler, dedup=dedup, confirm_with=kie)
     assert receipt(again) == (200, "duplicate", False)
     assert (len(handler.events), kie.asked) == (1, 1)
@@ -216,6 +230,8 @@ def test_kie_unreachable_is_a_logged_503_and_the_redelivery_is_processed(
     body, headers = signed(callback("complete"))
     answer = deliver(body, headers, handler, dedup=dedup, confirm_with=kie)
     assert receipt(answer) == (503, "KIE could not confirm the event now (ServerError)", False)
+    assert answer.event is not None and answer.event.task_id == "task-1"
+    assert not answer.event.confirmed and answer.event.tracks == ()
     assert handler.events == []
     assert warnings(caplog) == [
         "callback for task-1:complete deferred: KIE could not confirm it (ServerError)"
@@ -239,3 +255,70 @@ def test_a_receiver_without_a_usable_secret_refuses_to_start(secret: Any) -> Non
         "secret: the webhook secret (KIE's webhookHmacKey) must be a non-empty string"
     )
     assert wh.require_secret("s") == "s"
+
+
+def test_verify_signature_returns_the_signed_task_id() -> None:
+    body, headers = signed(callback("complete", task_id="task-9"), at=1_750_000_000)
+    assert wh.verify_signature(body, headers, SECRET, now=1_750_000_000) == "task-9"
+
+
+def test_the_async_deduplicator_runs_a_coroutine_handler_once() -> None:
+    dedup = wh.Deduplicator()
+    event = wh.parse_callback(callback("complete"))
+    runs: list[str] = []
+    inner: list[str] = []
+
+    async def handler(e: CallbackEvent) -> None:
+        runs.append(e.stage)
+
+    async def redelivered_meanwhile(e: CallbackEvent) -> None:
+        inner.append(await dedup.ahandle(e, handler))
+        raise RuntimeError("the first run fails")
+
+    async def scenario() -> list[str]:
+        with pytest.raises(RuntimeError):
+            await dedup.ahandle(event, redelivered_meanwhile)
+        return [await dedup.ahandle(event, handler), await dedup.ahandle(event, handler)]
+
+    assert asyncio.run(scenario()) == ["processed", "duplicate"]
+    assert inner == ["running"]
+    assert runs == ["complete"]
+    assert dedup.store.claim("task-1:complete") == "done"  # keyed per (task id, stage)
+
+
+def test_a_kept_key_expires_retention_seconds_after_its_claim() -> None:
+    now = [0.0]
+    store = wh.InMemoryDedupStore(retention=60, clock=lambda: now[0])
+    assert store.claim("a") == "claimed"
+    now[0] = 50.0
+    store.complete("a")  # the handler took 50 s
+    now[0] = 59.0
+    assert store.claim("a") == "done"
+    now[0] = 60.0
+    assert store.claim("a") == "claimed"  # 60 s after the claim, not after the completion
+    store.release("never claimed")  # releasing an unknown key is no error
+    store.release("a")
+    assert store.claim("a") == "claimed"
+
+
+def test_refused_deliveries_are_remembered_up_to_ten_thousand() -> None:
+    class AnyTask(Kie):
+        def get_task(self, task_id: str) -> TaskDetails:
+            self.asked += 1
+            return TaskDetails(task_id=task_id, status="PENDING")  # type: ignore[arg-type]
+
+    kie, dedup, handler = AnyTask(details("PENDING")), wh.Deduplicator(), Handler()
+    deliveries = [signed(callback("complete", task_id=f"t-{n}"), at=1) for n in range(10_001)]
+
+    def deliver(n: int) -> int:
+        body, headers = deliveries[n]
+        return wh.receive(
+            body, headers, SECRET, handler, dedup=dedup, confirm_with=kie, tolerance=10**10
+        ).status
+
+    assert {deliver(n) for n in range(10_001)} == {401}
+    assert kie.asked == 10_001
+    assert deliver(10_000) == 401 and kie.asked == 10_001  # the newest: remembered
+    assert deliver(1) == 401 and kie.asked == 10_001  # the oldest of the 10,000 kept
+    assert deliver(0) == 401 and kie.asked == 10_002  # beyond the bound: KIE asked again
+    assert handler.events == []
