@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from _callbacks import SECRET, callback, signed
 from kie_instrumental import CallbackEvent, ServerError, TaskDetails
+from kie_instrumental import events as ev
 from kie_instrumental import webhooks as wh
 
 TRACKS = wh.parse_callback(callback("complete")).tracks
@@ -109,7 +110,13 @@ def test_a_refused_signature_is_a_logged_401(
 ) -> None:
     handler = Handler()
     body, headers = signed(callback("complete"), secret="another secret")
-    assert receipt(deliver(body, headers, handler)) == (401, "signature does not match", False)
+    seen: list[object] = []
+    answer = deliver(body, headers, handler, hooks=[seen.append])
+    assert receipt(answer) == (401, "signature does not match", False)
+    assert seen == [
+        ev.CallbackReceived(task_id="task-1", stage="complete"),
+        ev.CallbackRefused(task_id="task-1", stage="complete", reason="signature does not match"),
+    ]
     assert handler.events == []
     assert warnings(caplog) == ["callback rejected: signature does not match"]
 
@@ -123,12 +130,17 @@ def test_an_unknown_stage_is_a_logged_200_without_the_handler(
     assert handler.events == []
     assert warnings(caplog) == ["callback ignored: unknown stage 'remix'"]
     long_body, long_headers = signed(callback("r" * 50))
-    assert receipt(deliver(long_body, long_headers, handler)) == (
+    seen: list[object] = []
+    assert receipt(deliver(long_body, long_headers, handler, hooks=[seen.append])) == (
         200,
         "ignored: unknown stage",
         False,
     )
     assert warnings(caplog)[-1] == f"callback ignored: unknown stage {'r' * 40!r}"
+    assert seen == [
+        ev.CallbackReceived(task_id="task-1", stage="r" * 40),
+        ev.CallbackRefused(task_id="task-1", stage="r" * 40, reason="unknown stage"),
+    ]
 
 
 def test_a_failing_handler_is_a_logged_500_and_runs_again_on_redelivery(
@@ -195,19 +207,24 @@ def test_a_stage_kie_refused_is_a_401_and_its_replays_never_ask_again(
     deliver: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     kie, handler, dedup = Kie(details("PENDING")), Handler(), wh.Deduplicator()
+    seen: list[object] = []
     body, headers = signed(callback("complete"))
-    first = deliver(body, headers, handler, dedup=dedup, confirm_with=kie)
+    first = deliver(body, headers, handler, dedup=dedup, confirm_with=kie, hooks=[seen.append])
     reason = (
         "KIE reports status PENDING for this task, which a 'complete' callback does not "
         "match: a replayed signature with a forged body?"
     )
     assert receipt(first) == (401, reason, False)
-    replayed = deliver(body, headers, handler, dedup=dedup, confirm_with=kie)
-    assert receipt(replayed) == (
-        401,
-        "KIE refused this stage for this signed delivery before",
-        False,
-    )
+    replayed = deliver(body, headers, handler, dedup=dedup, confirm_with=kie, hooks=[seen.append])
+    before = "KIE refused this stage for this signed delivery before"
+    assert receipt(replayed) == (401, before, False)
+    assert seen == [
+        ev.CallbackReceived(task_id="task-1", stage="complete"),
+        ev.CallbackVerified(task_id="task-1", stage="complete"),
+        ev.CallbackRefused(task_id="task-1", stage="complete", reason=reason),
+        ev.CallbackReceived(task_id="task-1", stage="complete"),
+        ev.CallbackRefused(task_id="task-1", stage="complete", reason=before),
+    ]
     assert (handler.events, kie.asked) == ([], 1)
     assert warnings(caplog) == [f"callback rejected: {reason}"]
     # The refusal is remembered per signed delivery: KIE, now done, accepts the genuine one.
@@ -296,6 +313,12 @@ def test_a_kept_key_expires_retention_seconds_after_its_claim() -> None:
     assert store.claim("a") == "done"
     now[0] = 60.0
     assert store.claim("a") == "claimed"  # 60 s after the claim, not after the completion
+    assert store.claim("b") == "claimed"  # at 60 s
+    now[0] = 119.0
+    assert store.claim("c") == "claimed"  # "a" (60 s) is still live; "b" expires at 120 s
+    now[0] = 120.0
+    assert store.claim("d") == "claimed"  # "a" and "b" expire; "c", newer, must stay
+    assert store.claim("c") == "running"
     store.release("never claimed")  # releasing an unknown key is no error
     store.release("a")
     assert store.claim("a") == "claimed"
