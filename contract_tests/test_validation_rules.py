@@ -9,8 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from kie_instrumental import InvalidRequestError
-from kie_instrumental._validation import SpecError, compile_field, compile_object
+from kie_instrumental import InvalidRequestError, KieClient
+from kie_instrumental._validation import SpecError, Violation, compile_field, compile_object
 
 
 def refused(schema: dict[str, Any], value: Any) -> tuple[str, str] | None:
@@ -195,8 +195,71 @@ def test_an_object_schema_reports_every_broken_rule_at_once() -> None:
     ],
 )
 def test_an_unknown_object_rule_stops_compilation(schema: dict[str, Any]) -> None:
-    with pytest.raises(SpecError):
+    with pytest.raises(SpecError, match=r"^request schema: "):
         compile_object(schema)
+
+
+def test_the_object_compiler_names_what_it_refuses() -> None:
+    with pytest.raises(SpecError) as unknown:
+        compile_object({"type": "object", "properties": {}, "minProperties": 1, "allOf": []})
+    assert str(unknown.value) == "request schema: unsupported keywords ['allOf', 'minProperties']"
+    with pytest.raises(SpecError) as additional:
+        compile_object({"type": "object", "additionalProperties": {"type": "string"}})
+    assert str(additional.value) == "request schema: additionalProperties must be true or false"
+    # An object without properties compiles: no fields, every value passes when open.
+    bare = compile_object({"type": "object"})
+    assert (bare.properties, bare.numbers, bare.violations({"x": 1})) == ({}, frozenset(), [])
+
+
+def test_numbers_are_named_as_the_spec_writes_them() -> None:
+    validator = compile_object(
+        {
+            "type": "object",
+            "properties": {
+                "weight": {"type": "number", "minimum": 1.0, "multipleOf": 1e-05},
+                "count": {"type": "integer", "maximum": 250000.0},
+                "name": {"type": "string"},
+            },
+        }
+    )
+    assert validator.numbers == frozenset({"weight", "count"})
+    assert [v.rule for v in validator.violations({"weight": 0.5, "count": 250001})] == [
+        "must be a multiple of 1e-05 at least 1",
+        "must be an integer at most 250000",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("task_id", "rule", "message"),
+    [
+        (None, "required", "task_id (taskId): is required, got nothing"),
+        ("", "minLength", "task_id (taskId): must be a string of 1 to 128 characters, got ''"),
+        (
+            "t" * 129,
+            "maxLength",
+            f"task_id (taskId): must be a string of 1 to 128 characters, got {'t' * 129!r}",
+        ),
+    ],
+)
+def test_a_task_id_the_spec_refuses_is_refused_before_any_request(
+    task_id: Any, rule: str, message: str
+) -> None:
+    # Port 9 on loopback: nothing listens, so a request sent would fail as a connection error.
+    with (
+        KieClient(api_key="k" * 32, base_url="http://127.0.0.1:9") as kie,
+        pytest.raises(InvalidRequestError) as raised,
+    ):
+        kie.get_task(task_id)
+    error = raised.value
+    assert (error.field, error.rule, error.message) == ("taskId", rule, message)
+    assert [v["argument"] for v in error.violations] == ["task_id"]
+
+
+def test_one_violation_is_one_error_naming_it() -> None:
+    error = Violation("uploadUrl", "format", "must be an http(s) URL", "'x'").to_error()
+    assert isinstance(error, InvalidRequestError)
+    assert (error.field, error.rule) == ("uploadUrl", "format")
+    assert error.message == "upload_url (uploadUrl): must be an http(s) URL, got 'x'"
 
 
 def test_values_are_shown_in_full_up_to_300_characters_then_cut() -> None:
