@@ -34,8 +34,16 @@ EQUIVALENTS = ROOT / "contract_tests" / "MUTATION.md"
 # What the tests read relative to the project root, linked into each staging directory.
 LINKED = ("contract_tests", "openapi", "examples", "README.md", "CHANGELOG.md")
 # mutmut's exit-code meanings (mutmut.stats.status_by_exit_code, pinned version).
-STATUS = {1: "killed", 3: "killed", 0: "survived", 36: "timeout", 24: "timeout", -24: "timeout"}
+STATUS: dict[int | None, str] = {
+    1: "killed",
+    3: "killed",
+    0: "survived",
+    36: "timeout",
+    24: "timeout",
+    -24: "timeout",
+}
 STATUS |= {152: "timeout", 255: "timeout", 5: "no tests", 33: "no tests", 34: "skipped"}
+STATUS[None] = "not checked"  # the run was stopped before this mutant
 
 
 def _config() -> dict[str, Any]:
@@ -99,30 +107,33 @@ def _write_summary(rows: dict[str, dict[str, str]], durations: dict[str, float])
         "# Mutation summary (written by `make mutation`; do not edit)",
         "",
         f"mutmut {_mutmut_version()}, one worker, `nice -n 19`. Equivalent mutants are the ones",
-        "listed in `MUTATION.md`; the score is killed / (all - equivalent), timeouts counted as",
-        "killed (the mutant hangs a call the tests bound).",
+        "listed in `MUTATION.md`; the score is killed / (checked - equivalent), timeouts counted",
+        "as killed (the mutant hangs a call the tests bound); `not checked`: the run was stopped.",
         "",
-        "| module | mutants | killed | timed out | survived | equivalent | no tests | score"
-        " | time |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| module | mutants | killed | timed out | survived | equivalent | no tests"
+        " | not checked | score | time |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     survivors: list[str] = []
     for module, results in rows.items():
-        counts = {s: 0 for s in ("killed", "timeout", "survived", "no tests", "other")}
+        counts = {s: 0 for s in ("killed", "timeout", "survived", "no tests", "not checked")}
+        counts["other"] = 0
         eq = 0
         for name, status in results.items():
             if status == "survived" and name in equivalent:
                 eq += 1
                 continue
             counts[status if status in counts else "other"] += 1
-            if status in ("survived", "no tests", "suspicious", "skipped"):
+            if status not in ("killed", "timeout", "not checked"):
                 survivors.append(f"- `{name}`: {status}")
-        total = len(results)
+        # The score counts checked mutants only; "not checked" says how partial a run was.
+        checked = len(results) - counts["not checked"]
         caught = counts["killed"] + counts["timeout"]
-        score = f"{100 * caught / (total - eq):.1f} %" if total - eq else "-"
+        score = f"{100 * caught / (checked - eq):.1f} %" if checked - eq else "-"
         out.append(
-            f"| `{module}.py` | {total} | {counts['killed']} | {counts['timeout']} "
-            f"| {counts['survived']} | {eq} | {counts['no tests']} | {score} "
+            f"| `{module}.py` | {len(results)} | {counts['killed']} | {counts['timeout']} "
+            f"| {counts['survived']} | {eq} | {counts['no tests']} | {counts['not checked']} "
+            f"| {score} "
             f"| {durations.get(module, 0) / 60:.0f} min |"
         )
     out += ["", "## Not killed and not listed as equivalent", ""]
@@ -191,7 +202,12 @@ def main(argv: list[str] | None = None) -> int:
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
         code = subprocess.run(command, cwd=stage, env=env, check=False).returncode  # noqa: S603
         # mutmut keeps a verdict until the function changes; tests may have sharpened since.
-        again = [n for n, s in _results(stage, module).items() if s in ("survived", "no tests")]
+        equivalent = _equivalents()
+        again = [
+            n
+            for n, s in _results(stage, module).items()
+            if s in ("survived", "no tests") and n not in equivalent
+        ]
         if code == 0 and again and stale and not args.no_retest:
             print(f"mutation: {module}.py: {len(again)} survivors tested again", flush=True)
             code = subprocess.run([*command, *again], cwd=stage, env=env, check=False).returncode  # noqa: S603
