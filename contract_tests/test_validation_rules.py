@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from _support import RECORD_PATH, spec
 from kie_instrumental import InvalidRequestError, KieClient
 from kie_instrumental._validation import SpecError, Violation, compile_field, compile_object
 
@@ -233,11 +234,16 @@ def test_numbers_are_named_as_the_spec_writes_them() -> None:
     ("task_id", "rule", "message"),
     [
         (None, "required", "task_id (taskId): is required, got nothing"),
-        ("", "minLength", "task_id (taskId): must be a string of 1 to 128 characters, got ''"),
+        (
+            "",
+            "minLength",
+            "task_id (taskId): must be a string {rule}of 1 to 128 characters, got ''",
+        ),
         (
             "t" * 129,
             "maxLength",
-            f"task_id (taskId): must be a string of 1 to 128 characters, got {'t' * 129!r}",
+            "task_id (taskId): must be a string {rule}of 1 to 128 characters, got "
+            + repr("t" * 129),
         ),
     ],
 )
@@ -251,6 +257,11 @@ def test_a_task_id_the_spec_refuses_is_refused_before_any_request(
     ):
         kie.get_task(task_id)
     error = raised.value
+    (parameter,) = [
+        p for p in spec()["paths"][RECORD_PATH]["get"]["parameters"] if p["name"] == "taskId"
+    ]
+    pattern = parameter["schema"].get("pattern")
+    message = message.format(rule=f"matching {pattern} " if pattern else "")
     assert (error.field, error.rule, error.message) == ("taskId", rule, message)
     assert [v["argument"] for v in error.violations] == ["task_id"]
 
@@ -288,3 +299,61 @@ def test_values_are_shown_in_full_up_to_300_characters_then_cut() -> None:
         f"f: must be a string, got a Loud: {'z' * 300}...",
     )
     assert refused({"type": "string"}, Broken()) == ("type", "f: must be a string, got a Broken: ?")
+
+
+def test_a_body_that_is_not_an_object_is_named_body() -> None:
+    validator = compile_object({"type": "object", "properties": {}})
+    (violation,) = validator.violations(["not", "an", "object"])
+    assert (violation.field, violation.keyword) == ("body", "type")
+    assert violation.message(python_names=False) == (
+        "body: must be a JSON object, got a list: ['not', 'an', 'object']"
+    )
+
+
+def test_numbers_of_other_types_are_sent_as_floats_and_nothing_else_changes() -> None:
+    validator = compile_object(
+        {
+            "type": "object",
+            "properties": {
+                "weight": {"type": "number"},
+                "count": {"type": "integer"},
+                "name": {"type": "string"},
+            },
+        }
+    )
+    odd = Decimal("NaN")
+    body = validator.normalized(
+        {"weight": Decimal("0.5"), "count": 5, "name": Decimal("1.5"), "extra": Decimal("2")}
+    )
+    assert body == {"weight": 0.5, "count": 5, "name": Decimal("1.5"), "extra": Decimal("2")}
+    assert [type(body[k]) for k in ("weight", "count", "name")] == [float, int, Decimal]
+    assert type(validator.normalized({"weight": 0.25})["weight"]) is float
+    # A number without a float value is passed on as it is (validation, when on, refuses it).
+    assert validator.normalized({"weight": odd})["weight"] is odd
+    assert validator.normalized({"weight": "0.5"}) == {"weight": "0.5"}
+
+
+def test_a_foreign_value_of_exactly_300_characters_is_shown_whole() -> None:
+    class Exact:
+        def __repr__(self) -> str:
+            return "e" * 300
+
+    assert refused({"type": "string"}, Exact()) == (
+        "type",
+        f"f: must be a string, got a Exact: {'e' * 300}",
+    )
+
+
+@pytest.mark.parametrize(
+    "path", ["/srv/a://b.mp3", "./a://b.mp3", "../a://b.mp3", "~/a://b.mp3", "file:///a.mp3"]
+)
+def test_a_local_path_as_upload_url_gets_the_upload_hint(path: str) -> None:
+    validator = compile_object(
+        {"type": "object", "properties": {"uploadUrl": {"type": "string", "format": "uri"}}}
+    )
+    messages = [v.message(python_names=True) for v in validator.violations({"uploadUrl": path})]
+    if path.startswith("file:"):
+        # A file: URL is a valid URI without a host: refused for its missing host, hinted.
+        assert messages and messages[0].endswith("and pass the URL it returns")
+    else:
+        assert len(messages) == 1 and "upload the file first with upload_file(path)" in messages[0]
