@@ -96,7 +96,7 @@ def refused(schema: dict[str, Any], value: Any) -> tuple[str, str] | None:
         (
             {"type": "string", "format": "uri"},
             ["https://a.example/x"],
-            ["a.example/x"],
+            ["a.example/x", "https://a.example:port/x"],
             "f: must be an http(s) URL, got 'a.example/x'",
         ),
     ],
