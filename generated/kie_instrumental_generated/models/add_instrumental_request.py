@@ -5,14 +5,11 @@ from typing import Any, Self, TypeVar
 
 from attrs import define as _attrs_define
 
-from ..models.add_instrumental_request_model import (
-    AddInstrumentalRequestModel,
-    check_add_instrumental_request_model,
-)
 from ..models.add_instrumental_request_vocal_gender import (
     AddInstrumentalRequestVocalGender,
     check_add_instrumental_request_vocal_gender,
 )
+from ..models.suno_model import SunoModel, check_suno_model
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="AddInstrumentalRequest")
@@ -27,8 +24,13 @@ class AddInstrumentalRequest:
         tags (str): Styles to include, comma separated.
         negative_tags (str): Styles to exclude, comma separated. Required, may be empty.
         call_back_url (str): Where KIE POSTs the stage callbacks. KIE checks presence, not reachability.
-        model (AddInstrumentalRequestModel | Unset): Suno model version. V6 models are not accepted on this route.
-            Default: 'V4_5PLUS'.
+        model (SunoModel | Unset): Suno model version, the same list on both routes. As of 2026-09-25 KIE's pages (the
+            per-endpoint one and the Market one) list V6, V6_MINI and V6_WILD as current and
+            V4_5PLUS, V5 and V5_5 as "Discontinued" (`x-discontinued`, read by the client, which
+            still sends them but warns). KIE's per-endpoint page documented V4_5PLUS as its default
+            in April 2026, a model it now calls discontinued; decision: the default is V6 and the
+            client sends it explicitly when no model is given, so no request depends on KIE's
+            server-side default.
         vocal_gender (AddInstrumentalRequestVocalGender | Unset): Preferred vocal gender; a nudge, not a guarantee.
         style_weight (float | Unset): Adherence to the style, 0 to 1 with at most 2 decimals.
         weirdness_constraint (float | Unset): Creative deviation, 0 to 1 with at most 2 decimals.
@@ -40,7 +42,7 @@ class AddInstrumentalRequest:
     tags: str
     negative_tags: str
     call_back_url: str
-    model: AddInstrumentalRequestModel | Unset = "V4_5PLUS"
+    model: SunoModel | Unset = UNSET
     vocal_gender: AddInstrumentalRequestVocalGender | Unset = UNSET
     style_weight: float | Unset = UNSET
     weirdness_constraint: float | Unset = UNSET
@@ -109,11 +111,11 @@ class AddInstrumentalRequest:
         call_back_url = d.pop("callBackUrl")
 
         _model = d.pop("model", UNSET)
-        model: AddInstrumentalRequestModel | Unset
+        model: SunoModel | Unset
         if isinstance(_model, Unset):
             model = UNSET
         else:
-            model = check_add_instrumental_request_model(_model)
+            model = check_suno_model(_model)
 
         _vocal_gender = d.pop("vocalGender", UNSET)
         vocal_gender: AddInstrumentalRequestVocalGender | Unset
