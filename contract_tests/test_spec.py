@@ -47,8 +47,11 @@ def test_the_walk_finds_every_kind_of_example() -> None:
         "file-stream-upload 200",
     ):
         assert needle in places
-    stages = {e.value["data"]["callbackType"] for e in EXAMPLES if "callback" in e.where}
+    stages = {e.value["data"]["callbackType"] for e in EXAMPLES if "audioGenerated" in e.where}
     assert stages == {"text", "first", "complete", "error"}
+    states = {e.value["data"]["state"] for e in EXAMPLES if "marketTaskEnded" in e.where}
+    assert states == {"success", "fail"}
+    assert "GET /api/v1/jobs/recordInfo 200" in places
 
 
 @pytest.mark.parametrize("item", EXAMPLES, ids=[e.where for e in EXAMPLES])
@@ -62,7 +65,7 @@ def test_example_matches_its_schema_with_no_undeclared_keys(item) -> None:
         (lambda v: v.update(surprise=1), "surprise"),
         (lambda v: v.update(styleWeight=0.615), "multiple of"),
         (lambda v: v.pop("title"), "title"),
-        (lambda v: v.update(model="V6"), "V6"),
+        (lambda v: v.update(model="V7"), "V7"),
         (lambda v: v.update(uploadUrl="ftp://example.com/a.mp3"), "does not match"),
     ],
     ids=["undeclared key", "three decimals", "missing required", "enum", "url pattern"],

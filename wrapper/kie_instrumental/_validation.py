@@ -50,7 +50,9 @@ class SpecError(Exception):
 
 @functools.cache
 def python_name(wire_name: str) -> str:
-    """uploadUrl -> upload_url; callBackUrl -> callback_url (the public keyword)."""
+    """uploadUrl -> upload_url; callBackUrl -> callback_url; input.style_weight -> style_weight
+    (the public keyword; a nested field is named by its last part)."""
+    wire_name = wire_name.rsplit(".", 1)[-1]
     if wire_name in _PYTHON_NAMES:
         return _PYTHON_NAMES[wire_name]
     return _spec.snake_case(wire_name)
@@ -187,10 +189,21 @@ def parameter_violation(path: str, method: str, name: str, value: object) -> Vio
     return None
 
 
+def resolve(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A `$ref` to components/schemas replaced by its target (keywords beside it are kept)."""
+    if "$ref" not in schema:
+        return dict(schema)
+    siblings = {k: v for k, v in schema.items() if k != "$ref"}
+    return {**resolve(_spec.schema(schema["$ref"].rsplit("/", 1)[-1])), **siblings}
+
+
+def _keywords(schema: Mapping[str, Any]) -> set[str]:
+    # x-... extensions annotate (x-discontinued is read by the client, not a rule).
+    return {key for key in schema if not key.startswith("x-")} - _ANNOTATIONS
+
+
 def compile_object(schema: Mapping[str, Any]) -> ObjectValidator:
-    unknown = (
-        set(schema) - _ANNOTATIONS - {"type", "properties", "required", "additionalProperties"}
-    )
+    unknown = _keywords(schema) - {"type", "properties", "required", "additionalProperties"}
     if unknown or schema.get("type") != "object":
         raise SpecError(f"request schema: unsupported keywords {sorted(unknown)}")
     additional = schema.get("additionalProperties", True)
@@ -209,7 +222,10 @@ def compile_object(schema: Mapping[str, Any]) -> ObjectValidator:
 
 
 def compile_field(name: str, schema: Mapping[str, Any]) -> tuple[_Check, ...]:
-    unknown = set(schema) - _ANNOTATIONS - _CHECKED
+    schema = resolve(schema)
+    if schema.get("type") == "object":
+        return (_nested(name, compile_object(schema)),)
+    unknown = _keywords(schema) - _CHECKED
     if unknown:
         raise SpecError(f"{name}: unsupported keywords {sorted(unknown)}")
     kind = schema.get("type")
@@ -266,6 +282,20 @@ def compile_field(name: str, schema: Mapping[str, Any]) -> tuple[_Check, ...]:
         step = Decimal(str(schema["multipleOf"]))
         add("multipleOf", lambda v: _is_multiple(v, step))
     return tuple(checks)
+
+
+def _nested(name: str, inner: ObjectValidator) -> _Check:
+    """An object field (the Market route's `input`): its first violation, named name.field."""
+
+    def check(value: Any) -> Violation | None:
+        found = inner.violations(value)
+        if not found:
+            return None
+        first = found[0]
+        field = name if first.field == "body" else f"{name}.{first.field}"
+        return attrs.evolve(first, field=field)
+
+    return check
 
 
 def _is_real(value: object) -> bool:
