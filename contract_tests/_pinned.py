@@ -13,12 +13,49 @@ PINNED: dict[str, dict[str, str]] = {
         "tags": "string",
         "negativeTags": "string",
         "callBackUrl": "string",
-        "model": "string",
+        "model": "ref:SunoModel",
         "vocalGender": "string",
         "styleWeight": "number",
         "weirdnessConstraint": "number",
         "audioWeight": "number",
     },
+    "SunoModel": {},
+    "MarketCreateTaskRequest": {
+        "model": "string",
+        "callBackUrl": "string",
+        "input": "ref:MarketAddInstrumentalInput",
+    },
+    "MarketAddInstrumentalInput": {
+        "upload_url": "string",
+        "title": "string",
+        "tags": "string",
+        "negative_tags": "string",
+        "model": "ref:SunoModel",
+        "vocal_gender": "string",
+        "style_weight": "number",
+        "weirdness_constraint": "number",
+        "audio_weight": "number",
+    },
+    "MarketCreateTaskResponse": {
+        "code": "integer",
+        "msg": "string",
+        "data": "null|ref:MarketCreateTaskData",
+    },
+    "MarketCreateTaskData": {"taskId": "string"},
+    "MarketRecordInfoResponse": {
+        "code": "integer",
+        "msg": "string",
+        "data": "null|ref:MarketTaskRecord",
+    },
+    "MarketTaskRecord": {
+        "taskId": "string",
+        "state": "string",
+        "param": "null|string",
+        "resultJson": "null|string",
+        "failCode": "integer|null|string",
+        "failMsg": "null|string",
+    },
+    "MarketTaskCallback": {"code": "integer", "msg": "string", "data": "ref:MarketTaskRecord"},
     "CreateTaskResponse": {"code": "integer", "msg": "string", "data": "null|ref:CreateTaskData"},
     "CreateTaskData": {"taskId": "string"},
     "RecordInfoResponse": {"code": "integer", "msg": "string", "data": "null|ref:TaskRecord"},
@@ -79,12 +116,19 @@ PINNED: dict[str, dict[str, str]] = {
     "UploadedFile": {"downloadUrl": "string"},
 }
 PINNED_REQUIRED = {
-    "AddInstrumentalRequest": ["callBackUrl", "negativeTags", "tags", "title", "uploadUrl"]
+    "AddInstrumentalRequest": ["callBackUrl", "negativeTags", "tags", "title", "uploadUrl"],
+    "MarketCreateTaskRequest": ["input", "model"],
+    "MarketAddInstrumentalInput": ["negative_tags", "tags", "title", "upload_url"],
 }
 # Request schemas: every field is a keyword of add_instrumental, so new ones must be pinned.
-CLOSED = {"AddInstrumentalRequest"}
+CLOSED = {"AddInstrumentalRequest", "MarketCreateTaskRequest", "MarketAddInstrumentalInput"}
 WHERE = {
     "AddInstrumentalRequest": "KieClient.add_instrumental and AsyncKieClient.add_instrumental",
+    "MarketAddInstrumentalInput": (
+        "KieClient.add_instrumental and AsyncKieClient.add_instrumental (route='market')"
+    ),
+    "MarketTaskRecord": "kie_instrumental/_routes.py (market_details)",
+    "SunoModel": "kie_instrumental/_routes.py (the default and x-discontinued models)",
     "SunoTrack": "_models.Track (read through the generated SunoTrack)",
     "CallbackTrack": "_models.Track (read through the generated CallbackTrack)",
 }

@@ -24,6 +24,8 @@ CREATE_PATH = "/api/v1/generate/add-instrumental"
 RECORD_PATH = "/api/v1/generate/record-info"
 CREDIT_PATH = "/api/v1/chat/credit"
 UPLOAD_PATH = "/api/file-stream-upload"
+MARKET_CREATE_PATH = "/api/v1/jobs/createTask"
+MARKET_RECORD_PATH = "/api/v1/jobs/recordInfo"
 
 # KIE's documented request and response examples (docs.kie.ai, the add-instrumental page's
 # curl and its 200 answer), field for field. The spec must carry exactly these.
@@ -58,6 +60,14 @@ def load_spec(path: Path = SPEC_PATH) -> dict[str, Any]:
 @functools.cache
 def spec() -> dict[str, Any]:
     return load_spec()
+
+
+def resolved(schema: dict[str, Any]) -> dict[str, Any]:
+    """A property schema with a `$ref` to components/schemas replaced by its target."""
+    if "$ref" not in schema:
+        return schema
+    target = spec()["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return {**resolved(target), **{k: v for k, v in schema.items() if k != "$ref"}}
 
 
 def rewrite(schema: Any, change: Callable[[dict[str, Any]], None]) -> Any:
@@ -158,6 +168,10 @@ def example(where_contains: str, name: str) -> Any:
 
 def create_request_schema() -> dict[str, Any]:
     return {"$ref": "#/components/schemas/AddInstrumentalRequest"}
+
+
+def market_request_schema() -> dict[str, Any]:
+    return {"$ref": "#/components/schemas/MarketCreateTaskRequest"}
 
 
 def body_of(request: Any) -> Any:

@@ -19,6 +19,7 @@ from _support import (
     UPLOAD_BASE_URL,
     create_request_schema,
     errors,
+    market_request_schema,
     rewrite,
     spec,
 )
@@ -79,6 +80,8 @@ class SpecRequestChecker:
             self.problems.append(f"{request.method} {request.url.path}: {exc}")
         if request.url.path.endswith("add-instrumental"):
             self.problems += errors(create_request_schema(), json.loads(content))
+        if request.url.path.endswith("jobs/createTask"):
+            self.problems += errors(market_request_schema(), json.loads(content))
         self.checked += 1
 
 
@@ -127,7 +130,10 @@ ClientFactory = Callable[..., Any]
 def make_client(
     request: pytest.FixtureRequest, clock: FakeClock, spec_checker: SpecRequestChecker
 ) -> Iterator[ClientFactory]:
-    """make_client(**options) -> a KieClient, or an AsyncKieClient behind AsyncFacade."""
+    """make_client(**options) -> a KieClient, or an AsyncKieClient behind AsyncFacade.
+
+    The route is legacy unless `route=` says otherwise: the policy tests (errors, retries,
+    timeouts, secrets) mock the legacy paths; the route tests choose theirs explicitly."""
     kind = request.param
     loop = asyncio.new_event_loop()
     made: list[Any] = []
@@ -136,6 +142,7 @@ def make_client(
         options.setdefault("api_key", API_KEY)
         options.setdefault("clock", clock)
         options.setdefault("rate_limit", None)
+        options.setdefault("route", "legacy")
         transport = options.pop("transport", None)
         if kind == "sync":
             options.setdefault(

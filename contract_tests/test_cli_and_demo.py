@@ -59,15 +59,28 @@ ADD = [
 ]
 
 
-def test_add_wait_download_json(env, capsys, tmp_path):
-    assert (
-        main([*ADD, "--style-weight", "0.07", "--wait", "--json", "--download", str(tmp_path)]) == 0
-    )
+@pytest.mark.parametrize("route", [[], ["--route", "market"], ["--route", "legacy"]])
+def test_add_wait_download_json(env, capsys, tmp_path, route):
+    argv = [*route, *ADD, "--style-weight", "0.07", "--wait", "--json", "--download", str(tmp_path)]
+    assert main(argv) == 0
     captured = capsys.readouterr()
     result = json.loads(captured.out)
     assert result["status"] == "SUCCESS" and len(result["tracks"]) == 2
+    assert result["route"] == (route[1] if route else "market")  # market by default
     assert [Path(p).parent for p in result["files"]] == [tmp_path, tmp_path]
     assert "stage SUCCESS" in captured.err and "elapsed" in captured.err
+
+
+def test_the_legacy_route_needs_a_callback_url_and_market_does_not(env, capsys):
+    server, _ = env
+    without = [a for a in ADD if a not in ("--callback-url", "https://example.com/cb")]
+    before = len(server.requests)
+    assert main(["--route", "legacy", *without]) == 4
+    assert "callback_url (callBackUrl): is required" in capsys.readouterr().err
+    assert len(server.requests) == before
+    assert main([*without, "--json"]) == 0
+    task_id = json.loads(capsys.readouterr().out)["task_id"]
+    assert "callBackUrl" not in server.tasks[task_id].request
 
 
 def test_add_with_a_local_file_uploads_it_first(env, capsys, tmp_path):
@@ -77,7 +90,7 @@ def test_add_with_a_local_file_uploads_it_first(env, capsys, tmp_path):
     assert main([*args, "--file", str(vocals), "--json"]) == 0
     task_id = json.loads(capsys.readouterr().out)["task_id"]
     server, _ = env
-    uploaded = server.tasks[task_id].request["uploadUrl"]
+    uploaded = server.tasks[task_id].request["input"]["upload_url"]
     assert re.search(r"/kie-instrumental/vocals-[0-9a-f]{16}\.wav$", uploaded), uploaded
 
 
@@ -94,7 +107,13 @@ def test_status_and_credits(env, capsys):
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [
-        ([*ADD, "--style-weight", "1.5"], 4, "style_weight (styleWeight): must be a multiple"),
+        ([*ADD, "--style-weight", "1.5"], 4, "style_weight (input.style_weight): must be a"),
+        (
+            ["--route", "legacy", *ADD, "--style-weight", "1.5"],
+            4,
+            "style_weight (styleWeight): must be a multiple",
+        ),
+        ([*ADD, "--model", "V7"], 4, "model (input.model): must be one of 'V6'"),
         (["status", "no-such-task"], 11, "knows no task no-such-task"),
     ],
 )
@@ -179,10 +198,22 @@ def test_fake_server_command_serves_a_real_port():
         process.wait(timeout=10)
 
 
-def test_the_demo_runs_the_whole_flow_and_leaves_nothing_behind(tmp_path):
+@pytest.mark.parametrize(
+    ("route", "stages"),
+    [([], ["complete"]), (["--route", "legacy"], ["text", "first", "complete"])],
+)
+def test_the_demo_runs_the_whole_flow_and_leaves_nothing_behind(tmp_path, route, stages):
     out = tmp_path / "demo-output"
     result = subprocess.run(
-        [str(BIN / "kie-instrumental"), "demo", "--out", str(out), "--stage-seconds", "0.3"],
+        [
+            str(BIN / "kie-instrumental"),
+            *route,
+            "demo",
+            "--out",
+            str(out),
+            "--stage-seconds",
+            "0.3",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -190,9 +221,11 @@ def test_the_demo_runs_the_whole_flow_and_leaves_nothing_behind(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout
-    for stage in ("text", "first", "complete"):
+    for stage in stages:
         assert f"callback '{stage}' received, signature verified" in lines
-    assert "status SUCCESS" in lines and "Callbacks text, first, complete" in lines
+    assert lines.count("signature verified") == len(stages)
+    assert f"on the {route[1] if route else 'market'} route" in lines
+    assert "status SUCCESS" in lines and f"Callbacks {', '.join(stages)}" in lines
     task_id = re.search(r"Task\s+(\w+)", lines).group(1)
     files = sorted(out.iterdir())
     track_ids = [track_id(task_id, n) for n in range(2)]  # the task's tracks, by their UUIDs

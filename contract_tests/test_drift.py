@@ -1,5 +1,5 @@
 """The "KIE changed the API" scenario, end to end: a modified copy of the spec (a new optional
-request field; a renamed response field) is regenerated in a temporary directory. A non-empty
+request field on each route; a renamed response field) is regenerated in a temporary directory. A non-empty
 diff alone proves nothing, so this also shows the pinned-facts test failing on the renamed
 field by name, and the renamed field going silently missing at run time without it."""
 
@@ -19,10 +19,14 @@ REGENERATE = ROOT / "openapi" / "regenerate.py"
 
 def drifted(text: str) -> str:
     request_anchor = "        audioWeight:\n"
+    market_anchor = "        audio_weight:\n"  # the Market route's input
     track_anchor = "        audioUrl:\n          type: [string, 'null']\n        streamAudioUrl:"
-    assert request_anchor in text and track_anchor in text
+    assert request_anchor in text and track_anchor in text and text.count(market_anchor) == 1
     text = text.replace(
         request_anchor, "        tempoHint:\n          type: string\n" + request_anchor, 1
+    )
+    text = text.replace(
+        market_anchor, "        tempo_hint:\n          type: string\n" + market_anchor, 1
     )
     return text.replace(track_anchor, track_anchor.replace("audioUrl:", "audioURL:"), 1)
 
@@ -45,6 +49,7 @@ def test_check_generated_reports_both_changes(drifted_spec: Path):
     models = "generated/kie_instrumental_generated/models"
     assert f"{models}/add_instrumental_request.py" in result.stdout
     assert f"{models}/suno_track.py" in result.stdout
+    assert f"{models}/market_add_instrumental_input.py" in result.stdout
 
 
 def test_the_pinned_facts_test_fails_naming_the_fields(drifted_spec: Path):
@@ -71,6 +76,7 @@ def test_the_pinned_facts_test_fails_naming_the_fields(drifted_spec: Path):
     assert result.returncode == 1
     assert "SunoTrack: field 'audioUrl' is gone" in result.stdout
     assert "new field 'tempoHint' is not pinned" in result.stdout
+    assert "MarketAddInstrumentalInput: new field 'tempo_hint' is not pinned" in result.stdout
 
 
 def test_without_the_tripwire_the_rename_would_pass_silently(client, mock_api):

@@ -46,6 +46,7 @@ def in_process(fake: FakeKie, **options: Any) -> AsyncKieClient:
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=fake.app))
     options.setdefault("rate_limit", None)
     options.setdefault("clock", FakeClock())
+    options.setdefault("route", "legacy")  # this module covers the legacy route's behaviour
     return AsyncKieClient(
         fake.api_key,
         base_url="http://fake.kie",
@@ -294,7 +295,9 @@ class Receiver:
 
 def run_flow(fake: FakeKie, receiver: Receiver, *, fail_task: str | None = None) -> Any:
     with fake.serve() as api, serve_app(receiver.app) as hook:
-        client = KieClient(fake.api_key, base_url=api, upload_base_url=api, rate_limit=None)
+        client = KieClient(
+            fake.api_key, base_url=api, upload_base_url=api, rate_limit=None, route="legacy"
+        )
         if fail_task:
             fake.fail_next_task(fail_task)
         task = client.add_instrumental(**{**FIELDS, "callback_url": hook + CALLBACK_PATH})
@@ -350,7 +353,7 @@ def test_failed_deliveries_are_tried_3_times_then_callback_exception():
     ]
     assert len(attempts) == 3 and all("HTTP 500" in a for a in attempts)
     with fake.serve() as api:
-        details = KieClient(fake.api_key, base_url=api).get_task(task.task_id)
+        details = KieClient(fake.api_key, base_url=api, route="legacy").get_task(task.task_id)
     assert details.status == "CALLBACK_EXCEPTION" and details.succeeded  # tracks exist
 
 
@@ -371,6 +374,6 @@ def test_the_fake_serves_on_a_real_loopback_port():
     fake = FakeKie()
     with fake.serve() as base_url:
         assert base_url.startswith("http://127.0.0.1:")
-        with KieClient(fake.api_key, base_url=base_url) as client:
+        with KieClient(fake.api_key, base_url=base_url, route="legacy") as client:
             assert client.get_credits() == 1000.0
     assert ("GET", "/api/v1/chat/credit") in fake.requests

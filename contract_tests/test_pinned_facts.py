@@ -22,15 +22,19 @@ def test_the_spec_states_every_pinned_fact():
 
 
 def test_the_pins_match_the_wrappers_keywords():
-    # The request pin and the public signature agree, so the pin really is the wrapper's view.
+    # The request pins and the public signature agree, so the pins really are the wrapper's
+    # view: the keywords are the legacy fields, which are the Market input's plus callBackUrl;
+    # the required keywords are what both routes require (callBackUrl is optional on Market).
+    legacy = {python_name(f) for f in PINNED["AddInstrumentalRequest"]}
+    market = {python_name(f) for f in PINNED["MarketAddInstrumentalInput"]} | {"callback_url"}
+    assert legacy == market
+    both_require = {python_name(f) for f in PINNED_REQUIRED["MarketAddInstrumentalInput"]}
     for cls in (KieClient, AsyncKieClient):
         parameters = inspect.signature(cls.add_instrumental).parameters
-        keywords = {name for name in parameters if name not in ("self", "request_timeout")}
-        assert keywords == {python_name(f) for f in PINNED["AddInstrumentalRequest"]}
+        keywords = set(parameters) - {"self", "request_timeout", "route"}
+        assert keywords == legacy
         required = {n for n, p in parameters.items() if p.default is inspect.Parameter.empty}
-        assert required - {"self"} == {
-            python_name(f) for f in PINNED_REQUIRED["AddInstrumentalRequest"]
-        }
+        assert required - {"self"} == both_require
 
 
 def test_a_renamed_field_is_named():

@@ -20,6 +20,7 @@ import schemathesis
 from _support import (
     CREATE_PATH,
     CREDIT_PATH,
+    MARKET_CREATE_PATH,
     RECORD_PATH,
     UPLOAD_BASE_URL,
     UPLOAD_PATH,
@@ -46,6 +47,8 @@ SCHEMA = schemathesis.openapi.from_dict(copy.deepcopy(spec()))
 CREATE = SCHEMA[CREATE_PATH]["POST"]
 PROPERTIES = spec()["components"]["schemas"]["AddInstrumentalRequest"]["properties"]
 OK = {"code": 200, "msg": "success", "data": {"taskId": "t1"}}
+MARKET_CREATE = SCHEMA[MARKET_CREATE_PATH]["POST"]
+DEFAULT_MODEL = spec()["components"]["schemas"]["SunoModel"]["default"]
 
 
 def as_kwargs(body: dict[str, Any]) -> dict[str, Any]:
@@ -57,9 +60,25 @@ def as_kwargs(body: dict[str, Any]) -> dict[str, Any]:
 def test_valid_inputs_are_sent_exactly(client, mock_api, case):
     route = mock_api.post(CREATE_PATH).respond(200, json=OK)
     task = client.add_instrumental(**as_kwargs(case.body))
-    assert task == InstrumentalTask("t1")
+    assert task == InstrumentalTask("t1", "legacy")
     sent = json.loads(route.calls.last.request.content)
-    assert sent == case.body  # the spec checker in conftest validates the request too
+    # The spec checker in conftest validates the request too. A body without a model is sent
+    # with the spec's default model.
+    assert sent == {"model": DEFAULT_MODEL, **case.body}
+
+
+@SETTINGS
+@given(case=MARKET_CREATE.as_strategy())
+def test_valid_market_inputs_are_sent_exactly(make_client, mock_api, case):
+    route = mock_api.post(MARKET_CREATE_PATH).respond(200, json=OK)
+    body = case.body
+    kwargs = as_kwargs(body["input"])
+    if "callBackUrl" in body:
+        kwargs["callback_url"] = body["callBackUrl"]
+    task = make_client(route="market").add_instrumental(**kwargs)
+    assert task == InstrumentalTask("t1", "market")
+    sent = json.loads(route.calls.last.request.content)
+    assert sent == {**body, "input": {"model": DEFAULT_MODEL, **body["input"]}}
 
 
 def expressible_negative(body: Any) -> bool:
@@ -162,7 +181,7 @@ def test_every_conforming_response_parses_or_is_the_error_its_code_says(client, 
         suno = (body["data"].get("response") or {}).get("sunoData") or []
         assert [t.id for t in result.tracks] == [t["id"] for t in suno]
     elif name == "CreateTaskResponse":
-        assert result == InstrumentalTask(body["data"]["taskId"])
+        assert result == InstrumentalTask(body["data"]["taskId"], "legacy")
     else:
         assert result == body["data"]
 

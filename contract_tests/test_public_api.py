@@ -6,7 +6,7 @@ import inspect
 import typing
 
 import kie_instrumental
-from _support import spec
+from _support import resolved, spec
 from kie_instrumental import (
     events,
     journal,
@@ -39,6 +39,7 @@ PUBLIC = {
     "PollSchedule",
     "RateLimitError",
     "ResponseTooLargeError",
+    "ResultUnreadableError",
     "ServerError",
     "ServiceUnavailableError",
     "TaskDetails",
@@ -179,15 +180,20 @@ def _flat_args(annotation: object) -> set[object]:
 
 def test_create_parameters_are_typed_from_the_spec_enums():
     from kie_instrumental_generated.models import (
-        add_instrumental_request_model,
         add_instrumental_request_vocal_gender,
+        suno_model,
     )
 
     generated = {
-        **vars(add_instrumental_request_model),
+        **vars(suno_model),
         **vars(add_instrumental_request_vocal_gender),
     }
-    properties = spec()["components"]["schemas"]["AddInstrumentalRequest"]["properties"]
+    properties = {
+        name: resolved(field)  # model refers to SunoModel, shared by both routes
+        for name, field in spec()["components"]["schemas"]["AddInstrumentalRequest"][
+            "properties"
+        ].items()
+    }
     for function in (
         kie_instrumental.KieClient.add_instrumental,
         kie_instrumental.AsyncKieClient.add_instrumental,
@@ -207,8 +213,12 @@ def test_the_create_parameters_typed_dict_matches_the_signature_and_the_spec():
     assert params.__required_keys__ | params.__optional_keys__ == keywords - {
         "self",
         "request_timeout",
+        "route",
     }
-    assert params.__required_keys__ == {python_name(name) for name in schema["required"]}
+    # Required: what both routes require (callBackUrl is optional on the Market route).
+    market = spec()["components"]["schemas"]["MarketAddInstrumentalInput"]
+    assert params.__required_keys__ == {python_name(name) for name in market["required"]}
+    assert params.__required_keys__ < {python_name(name) for name in schema["required"]}
     assert params.__required_keys__ | params.__optional_keys__ == {
         python_name(name) for name in schema["properties"]
     }

@@ -1,5 +1,6 @@
 """Client-side validation comes from the spec: one invalid value per constraint, derived from
-the spec itself, is refused before any request, naming the field and the rule."""
+the spec itself, is refused before any request, naming the field and the rule, on both routes
+(the Market route's fields sit under `input`)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,19 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-from _support import CREATE_PATH, KIE_DOCUMENTED_REQUEST, VALID_FIELDS, spec
+from _support import (
+    CREATE_PATH,
+    KIE_DOCUMENTED_REQUEST,
+    MARKET_CREATE_PATH,
+    VALID_FIELDS,
+    resolved,
+    spec,
+)
 from kie_instrumental import InvalidRequestError
 from kie_instrumental._validation import python_name
 
 SCHEMA = spec()["components"]["schemas"]["AddInstrumentalRequest"]
+MARKET_INPUT = spec()["components"]["schemas"]["MarketAddInstrumentalInput"]
 WEIGHTS = [n for n, s in SCHEMA["properties"].items() if "multipleOf" in s]
 VALID = {python_name(k): v for k, v in KIE_DOCUMENTED_REQUEST.items()}
 
@@ -29,7 +38,7 @@ def _not_matching(pattern: str) -> str:
 
 def invalid_value(field: str, keyword: str, schema: dict[str, Any]) -> Any:
     """A value breaking `keyword` of `schema` and, as far as possible, nothing before it."""
-    valid = KIE_DOCUMENTED_REQUEST[field]
+    valid = KIE_DOCUMENTED_REQUEST.get(field, VALID[python_name(field)])
     bound = schema.get(keyword)
     if keyword == "type":
         return 12345 if schema["type"] == "string" else "0.5"
@@ -52,16 +61,23 @@ def invalid_value(field: str, keyword: str, schema: dict[str, Any]) -> Any:
     raise AssertionError(f"the test cannot break {keyword}: teach it")
 
 
+# (route, wire name as the error names it, keyword, invalid value)
 CASES = [
-    (field, keyword, invalid_value(field, keyword, schema))
-    for field, schema in SCHEMA["properties"].items()
+    (route, prefix + field, keyword, invalid_value(field, keyword, schema))
+    for route, prefix, fields in (
+        ("legacy", "", SCHEMA["properties"]),
+        ("market", "input.", MARKET_INPUT["properties"]),
+    )
+    for field, schema in ((f, resolved(s)) for f, s in fields.items())
     for keyword in schema
     if keyword not in ("description", "default", "example", "examples", "title")
+    and not keyword.startswith("x-")
 ]
+PATHS = {"legacy": CREATE_PATH, "market": MARKET_CREATE_PATH}
 
 
 def test_every_constraint_of_the_spec_gets_a_case() -> None:
-    keywords = {keyword for _, keyword, _ in CASES}
+    keywords = {keyword for _, _, keyword, _ in CASES}
     assert {
         "type",
         "enum",
@@ -72,18 +88,30 @@ def test_every_constraint_of_the_spec_gets_a_case() -> None:
         "maximum",
         "multipleOf",
     } <= keywords
-    assert len(CASES) >= 25
+    assert len(CASES) >= 50
+
+
+def test_both_routes_state_the_same_rules_for_the_same_fields() -> None:
+    legacy = {python_name(f): resolved(s) for f, s in SCHEMA["properties"].items()}
+    market = {python_name(f): resolved(s) for f, s in MARKET_INPUT["properties"].items()}
+    legacy.pop("callback_url")  # top level on the Market route, optional there
+    assert legacy == market
+    assert sorted(map(python_name, MARKET_INPUT["required"])) == sorted(
+        python_name(f) for f in SCHEMA["required"] if f != "callBackUrl"
+    )
 
 
 @pytest.mark.parametrize(
-    ("field", "keyword", "value"), CASES, ids=[f"{f}-{k}" for f, k, _ in CASES]
+    ("route_name", "field", "keyword", "value"),
+    CASES,
+    ids=[f"{r}-{f}-{k}" for r, f, k, _ in CASES],
 )
 def test_each_constraint_is_enforced_before_sending(
-    make_client, mock_api, field, keyword, value
+    make_client, mock_api, route_name, field, keyword, value
 ) -> None:
-    route = mock_api.post(CREATE_PATH).respond(200, json={"code": 200, "msg": "", "data": {}})
+    route = mock_api.post(PATHS[route_name]).respond(200, json={"code": 200, "msg": "", "data": {}})
     with pytest.raises(InvalidRequestError) as caught:
-        make_client().add_instrumental(**{**VALID, python_name(field): value})
+        make_client(route=route_name).add_instrumental(**{**VALID, python_name(field): value})
     error = caught.value
     assert (error.field, error.rule) == (field, keyword)
     assert f"{python_name(field)} ({field}): must be" in str(error)

@@ -140,7 +140,7 @@ def test_the_async_client_awaits_a_coroutine_progress_callback():
     async def run() -> None:
         transport = httpx.MockTransport(lambda request: next(answers))
         async with httpx.AsyncClient(transport=transport) as http:
-            client = AsyncKieClient(API_KEY, http_client=http, clock=FakeClock())
+            client = AsyncKieClient(API_KEY, http_client=http, clock=FakeClock(), route="legacy")
             await client.wait("task-1", on_progress=on_progress)
 
     asyncio.run(run())

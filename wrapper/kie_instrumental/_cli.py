@@ -133,7 +133,7 @@ def _json_value(_instance: Any, _field: Any, value: Any) -> Any:
 
 
 def _client(args: argparse.Namespace) -> KieClient:
-    return KieClient(base_url=args.base_url, upload_base_url=args.upload_base_url)
+    return KieClient(base_url=args.base_url, upload_base_url=args.upload_base_url, route=args.route)
 
 
 def _wait_and_report(client: KieClient, task_id: str, args: argparse.Namespace) -> None:
@@ -321,7 +321,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _needs_fake_extra()
     from ._demo import run_demo
 
-    return run_demo(Path(args.out), stage_seconds=args.stage_seconds)
+    return run_demo(Path(args.out), stage_seconds=args.stage_seconds, route=args.route)
+
+
+def _model_help() -> str:
+    """The spec's models: the default, the current ones, the discontinued ones."""
+    models = _spec.schema("SunoModel")
+    old = models.get("x-discontinued", [])
+    current = [m for m in models["enum"] if m not in old]
+    return (
+        f"{', '.join(current)} (default {models['default']}); "
+        f"discontinued, sent with a warning: {', '.join(old)}"
+    )
 
 
 def _seconds(text: str) -> float:
@@ -358,8 +369,10 @@ def _port(text: str) -> int:
 
 def _enum(wire_name: str) -> tuple[str, ...]:
     """The values the spec allows for a field of the create request."""
+    from ._validation import resolve
+
     schema = _spec.schema(_spec.request_schema_name(_spec.ADD_INSTRUMENTAL_PATH))
-    return tuple(schema["properties"][wire_name]["enum"])
+    return tuple(resolve(schema["properties"][wire_name])["enum"])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -379,6 +392,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--base-url", help="API base URL (default: $KIE_BASE_URL or KIE's)")
     parser.add_argument(
         "--upload-base-url", help="file upload host (default: $KIE_UPLOAD_BASE_URL or KIE's)"
+    )
+    parser.add_argument(
+        "--route",
+        choices=("market", "legacy"),
+        help="KIE's route: market (/api/v1/jobs/...) or legacy (/api/v1/generate/...); "
+        "default $KIE_ROUTE or market. A task is read on the route that created it.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -401,10 +420,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--negative-tags", required=True, help="styles to exclude (may be '')")
     add.add_argument(
         "--callback-url",
-        required=True,
-        help="where KIE sends results: required, so they go nowhere unintended",
+        help="where KIE sends results (no default, so they go nowhere unintended): required "
+        "on the legacy route; on the Market route, without it no callback is sent",
     )
-    add.add_argument("--model", choices=_enum("model"), help="the model (default: KIE's, V4_5PLUS)")
+    add.add_argument("--model", choices=_enum("model"), help=_model_help())
     add.add_argument("--vocal-gender", choices=_enum("vocalGender"), help="preferred vocal gender")
     add.add_argument("--style-weight", type=float, help="0 to 1, in steps of 0.01")
     add.add_argument("--weirdness-constraint", type=float, help="0 to 1, in steps of 0.01")

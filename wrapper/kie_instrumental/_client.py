@@ -47,13 +47,12 @@ from ._models import InstrumentalTask, TaskDetails
 from ._polling import PollSchedule
 
 if TYPE_CHECKING:
-    from kie_instrumental_generated.models.add_instrumental_request_model import (
-        AddInstrumentalRequestModel,
-    )
     from kie_instrumental_generated.models.add_instrumental_request_vocal_gender import (
         AddInstrumentalRequestVocalGender,
     )
+    from kie_instrumental_generated.models.suno_model import SunoModel
 from ._ratelimit import Limiter
+from ._routes import Route, call_route, client_route, route_for_call
 from ._transfer import ERROR_PAGE_LIMIT, Budget, Collector, Watchdog, stripped
 from .events import Hook
 from .journal import Job, Journal
@@ -221,6 +220,8 @@ def _with_credentials(core: ClientCore, prepared: dict[str, Any], action: Send) 
 class _BaseClient:
     _core: ClientCore
     _owns_http: bool
+    _route: Route
+
     _closed = False
 
     def _check_open(self, http: httpx.Client | httpx.AsyncClient) -> None:
@@ -236,7 +237,8 @@ class _BaseClient:
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(base_url={self._core.base_url!r}, api_key='***', "
+            f"{type(self).__name__}(base_url={self._core.base_url!r}, route={self._route.name!r}, "
+            "api_key='***', "
             f"timeout={self._core.timeout!r}, max_retries={self._core.retry.max_retries}, "
             f"rate_limit={self._core.limiter!r})"
         )
@@ -255,6 +257,8 @@ class KieClient(_BaseClient):
     clock, poll_schedule: test switches (see kie_instrumental.testing.FakeClock).
     notifier: wait() wakes on the verified callbacks your receiver publishes to it and polls
     only as a slow safety net (see kie_instrumental.notify).
+    route: "market" (KIE's current route) or "legacy" (/api/v1/generate/...); default
+    $KIE_ROUTE or "market". Every method that takes `route=` can override it per call.
     """
 
     def __init__(
@@ -273,7 +277,9 @@ class KieClient(_BaseClient):
         poll_schedule: PollSchedule | None = None,
         notifier: Notifier | None = None,
         hooks: Iterable[Hook] | None = None,
+        route: str | None = None,
     ) -> None:
+        self._route = client_route(route)
         self._core = _make_core(
             api_key,
             base_url,
@@ -303,15 +309,20 @@ class KieClient(_BaseClient):
         title: str,
         tags: str,
         negative_tags: str,
-        callback_url: str,
-        model: AddInstrumentalRequestModel | None = None,
+        callback_url: str | None = None,
+        model: SunoModel | None = None,
         vocal_gender: AddInstrumentalRequestVocalGender | None = None,
         style_weight: float | None = None,
         weirdness_constraint: float | None = None,
         audio_weight: float | None = None,
+        route: str | None = None,
         request_timeout: float | httpx.Timeout | None = None,
     ) -> InstrumentalTask:
-        """Create a task (costs credits). Never resent when the task may already exist."""
+        """Create a task (costs credits). Never resent when the task may already exist.
+
+        callback_url is optional on the Market route (no callback is sent without it) and
+        required on the legacy one. model: the spec's default (V6) when None; a model KIE
+        calls discontinued is sent with a DeprecationWarning. The task records its route."""
         fields = dict(
             upload_url=upload_url,
             title=title,
@@ -324,25 +335,36 @@ class KieClient(_BaseClient):
             weirdness_constraint=weirdness_constraint,
             audio_weight=audio_weight,
         )
-        return self._run(self._core.call(self._core.create_operation(fields), request_timeout))
+        op = self._core.create_operation(fields, call_route(route, self._route))
+        return self._run(self._core.call(op, request_timeout))
 
     def get_task(
-        self, task_id: str, *, request_timeout: float | httpx.Timeout | None = None
+        self,
+        task: InstrumentalTask | str,
+        *,
+        route: str | None = None,
+        request_timeout: float | httpx.Timeout | None = None,
     ) -> TaskDetails:
-        """The task's current details (record-info). Unknown id: NotFoundError."""
-        return self._run(self._core.call(self._core.task_operation(task_id), request_timeout))
+        """The task's current details, read on its route (a task's own, else `route`, else
+        the client's). Unknown id: NotFoundError."""
+        task_id, chosen = route_for_call(route, task, self._route)
+        return self._run(
+            self._core.call(self._core.task_operation(task_id, chosen), request_timeout)
+        )
 
     def wait(
         self,
-        task_id: str,
+        task: InstrumentalTask | str,
         *,
+        route: str | None = None,
         timeout: float = 600.0,
         on_progress: ProgressCallback | None = None,
         request_timeout: float | httpx.Timeout | None = None,
     ) -> TaskDetails:
         """Poll until success (returned), failure (TaskFailedError) or the deadline
         (WaitTimeoutError). on_progress(details) is called on every status change."""
-        return self._run(self._core.wait(task_id, timeout, request_timeout), on_progress)
+        task_id, chosen = route_for_call(route, task, self._route)
+        return self._run(self._core.wait(task_id, chosen, timeout, request_timeout), on_progress)
 
     def wait_all(
         self,
@@ -582,7 +604,9 @@ class AsyncKieClient(_BaseClient):
         poll_schedule: PollSchedule | None = None,
         notifier: Notifier | None = None,
         hooks: Iterable[Hook] | None = None,
+        route: str | None = None,
     ) -> None:
+        self._route = client_route(route)
         self._core = _make_core(
             api_key,
             base_url,
@@ -609,15 +633,20 @@ class AsyncKieClient(_BaseClient):
         title: str,
         tags: str,
         negative_tags: str,
-        callback_url: str,
-        model: AddInstrumentalRequestModel | None = None,
+        callback_url: str | None = None,
+        model: SunoModel | None = None,
         vocal_gender: AddInstrumentalRequestVocalGender | None = None,
         style_weight: float | None = None,
         weirdness_constraint: float | None = None,
         audio_weight: float | None = None,
+        route: str | None = None,
         request_timeout: float | httpx.Timeout | None = None,
     ) -> InstrumentalTask:
-        """Create a task (costs credits). Never resent when the task may already exist."""
+        """Create a task (costs credits). Never resent when the task may already exist.
+
+        callback_url is optional on the Market route (no callback is sent without it) and
+        required on the legacy one. model: the spec's default (V6) when None; a model KIE
+        calls discontinued is sent with a DeprecationWarning. The task records its route."""
         fields = dict(
             upload_url=upload_url,
             title=title,
@@ -630,26 +659,35 @@ class AsyncKieClient(_BaseClient):
             weirdness_constraint=weirdness_constraint,
             audio_weight=audio_weight,
         )
-        return await self._run(
-            self._core.call(self._core.create_operation(fields), request_timeout)
-        )
+        op = self._core.create_operation(fields, call_route(route, self._route))
+        return await self._run(self._core.call(op, request_timeout))
 
     async def get_task(
-        self, task_id: str, *, request_timeout: float | httpx.Timeout | None = None
+        self,
+        task: InstrumentalTask | str,
+        *,
+        route: str | None = None,
+        request_timeout: float | httpx.Timeout | None = None,
     ) -> TaskDetails:
-        """The task's current details (record-info). Unknown id: NotFoundError."""
-        return await self._run(self._core.call(self._core.task_operation(task_id), request_timeout))
+        """The task's current details, read on its route (a task's own, else `route`, else
+        the client's). Unknown id: NotFoundError."""
+        task_id, chosen = route_for_call(route, task, self._route)
+        op = self._core.task_operation(task_id, chosen)
+        return await self._run(self._core.call(op, request_timeout))
 
     async def wait(
         self,
-        task_id: str,
+        task: InstrumentalTask | str,
         *,
+        route: str | None = None,
         timeout: float = 600.0,
         on_progress: Callable[[TaskDetails], Any] | None = None,
         request_timeout: float | httpx.Timeout | None = None,
     ) -> TaskDetails:
         """Poll until success, failure (TaskFailedError) or the deadline (WaitTimeoutError)."""
-        return await self._run(self._core.wait(task_id, timeout, request_timeout), on_progress)
+        task_id, chosen = route_for_call(route, task, self._route)
+        flow = self._core.wait(task_id, chosen, timeout, request_timeout)
+        return await self._run(flow, on_progress)
 
     async def wait_all(
         self,

@@ -19,10 +19,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import attrs
 import httpx
-from kie_instrumental_generated.types import Unset
 
 from . import _generated as gen
-from . import _spec
 from ._clock import Clock
 from ._emitter import NO_EVENTS, CallTrace, Emitter, safe_url
 from ._errors import (
@@ -31,9 +29,7 @@ from ._errors import (
     APIError,
     APITimeoutError,
     ConfigurationError,
-    InvalidRequestError,
     KieError,
-    NotFoundError,
     RateLimitError,
     ResponseTooLargeError,
     TaskFailedError,
@@ -43,12 +39,7 @@ from ._models import (
     InstrumentalTask,
     ShapeError,
     TaskDetails,
-    TaskStatus,
-    Track,
-    lenient_code,
     optional_non_negative,
-    optional_str,
-    require_str,
 )
 from ._polling import PollSchedule
 from ._ratelimit import Kind, Limiter, RateLimiter, Slot, SlotLimiter
@@ -61,6 +52,7 @@ from .notify import Notifier
 
 if TYPE_CHECKING:
     from ._files import Sink
+    from ._routes import Route
 
 logger = logging.getLogger("kie_instrumental")
 
@@ -324,48 +316,44 @@ class ClientCore:
         kwargs = self._api_request(generated, base)
         return lambda: contextlib.nullcontext(kwargs)
 
-    def create_operation(self, fields: Mapping[str, Any]) -> Operation[InstrumentalTask]:
-        from ._validation import field_names, request_validator  # loaded on first use
+    def create_operation(
+        self, fields: Mapping[str, Any], route: Route
+    ) -> Operation[InstrumentalTask]:
+        """The create request of `route`, built from the keyword arguments and validated
+        against the spec before anything is sent. Called directly by the clients' public
+        methods, so a DeprecationWarning points at the caller's line."""
+        from ._validation import request_validator  # loaded on first use
 
-        schema_name = _spec.request_schema_name(_spec.ADD_INSTRUMENTAL_PATH)
-        wire = {
-            wire_name: fields[keyword]
-            for wire_name, keyword in field_names(schema_name)
-            if fields.get(keyword) is not None
-        }
-        validator = request_validator(schema_name)
+        wire = route.create_body(fields)
+        validator = request_validator(route.create_schema)
         if self.validate_requests:
             validator.validate(wire)
         wire = validator.normalized(wire)
-        try:
-            body = gen.AddInstrumentalRequest.from_dict(wire)
-        except (KeyError, TypeError, ValueError) as exc:
-            # Only reachable with validate_requests=False.
-            raise InvalidRequestError(f"add_instrumental: {exc}") from None
-        generated = gen.add_instrumental._get_kwargs(body=body)
+        route.warn_discontinued(wire, stacklevel=3)
+        generated = route.create_kwargs(wire)
         return Operation(
-            name="POST /api/v1/generate/add-instrumental",
+            name=f"POST {route.create_path}",
             # Never followed, whatever the caller's http_client does: following resends the
             # POST (307/308) or turns it into a GET that may fail and be retried.
             open=self._fixed({**generated, "follow_redirects": False}, self.base_url),
-            parse=_parse_created,
+            parse=route.read_created,
             creates_task=True,
-            **_described("add_instrumental", generated, self.base_url, route="legacy"),
+            **_described("add_instrumental", generated, self.base_url, route=route.name),
         )
 
-    def task_operation(self, task_id: str) -> Operation[TaskDetails]:
+    def task_operation(self, task_id: str, route: Route) -> Operation[TaskDetails]:
         from ._validation import parameter_violation  # loaded on first use
 
-        violation = parameter_violation(_spec.RECORD_INFO_PATH, "get", "taskId", task_id)
+        violation = parameter_violation(route.record_path, "get", "taskId", task_id)
         if violation is not None:
             raise violation.to_error()
-        generated = gen.get_task_details._get_kwargs(task_id=task_id)
+        generated = route.record_kwargs(task_id)
         return Operation(
-            name="GET /api/v1/generate/record-info",
+            name=f"GET {route.record_path}",
             open=self._fixed(generated, self.base_url),
-            parse=lambda reply: _parse_details(reply, task_id),
+            parse=lambda reply: route.read_record(reply, task_id),
             task_id=task_id,
-            **_described("get_task", generated, self.base_url, route="legacy"),
+            **_described("get_task", generated, self.base_url, route=route.name),
         )
 
     def credits_operation(self) -> Operation[float]:
@@ -472,12 +460,13 @@ class ClientCore:
     def wait(
         self,
         task_id: str,
+        route: Route,
         timeout: float,
         request_timeout: float | httpx.Timeout | None,
     ) -> Flow[TaskDetails]:
         """Poll until the task ends or `timeout` seconds pass (the overall deadline)."""
         seconds = bounded_seconds(timeout, "wait(timeout=)")
-        op = self.task_operation(task_id)
+        op = self.task_operation(task_id, route)
         per_request = self._timeout(request_timeout)
         if not self.events.on:
             return (yield from self._wait(op, seconds, per_request, None))
@@ -704,69 +693,6 @@ def _interpret(op: Operation[Any], outcome: Reply | Failure) -> tuple[Any, KieEr
 
 def _envelope(reply: Reply, operation: str) -> dict[str, Any]:
     return read_envelope(reply.status, reply.content, reply.headers, operation=operation)
-
-
-def _parse_created(reply: Reply) -> InstrumentalTask:
-    envelope = _envelope(reply, "add_instrumental")
-    parsed = _from_dict(gen.CreateTaskResponse, envelope)
-    if not isinstance(parsed.data, gen.CreateTaskData):
-        raise ShapeError("data.taskId is missing")
-    return InstrumentalTask(task_id=require_str(parsed.data.task_id, "data.taskId"))
-
-
-def _parse_details(reply: Reply, task_id: str) -> TaskDetails:
-    envelope = _envelope(reply, "get_task")
-    if envelope.get("data") is None:
-        raise NotFoundError(
-            f"get_task: KIE knows no task {task_id} (data is null)",
-            code=404,
-            msg=shown(str(envelope.get("msg"))),
-            http_status=reply.status,
-            task_id=task_id,
-        )
-    record = _from_dict(gen.RecordInfoResponse, envelope).data
-    if not isinstance(record, gen.TaskRecord):
-        raise ShapeError("data is not a task record")
-    answered = require_str(record.task_id, "data.taskId")
-    if answered != task_id:
-        raise APIError(
-            f"get_task: asked for task {task_id}, KIE answered with the record of "
-            f"'{shown(answered, 100)}'",
-            code=200,
-            http_status=reply.status,
-            task_id=task_id,
-        )
-    status = TaskStatus(require_str(record.status, "data.status"))
-    result = record.response
-    if not (result is None or isinstance(result, Unset | gen.TaskResult)):
-        raise ShapeError("data.response must be an object or null")
-    suno = result.suno_data if isinstance(result, gen.TaskResult) else None
-    if isinstance(suno, list):
-        tracks = tuple(_track(item, f"data.response.sunoData[{i}]") for i, item in enumerate(suno))
-    elif status == TaskStatus.SUCCESS or not (suno is None or isinstance(suno, Unset)):
-        raise ShapeError(
-            f"data.response.sunoData must be a list of tracks on {shown(str(status), 100)}"
-        )
-    else:
-        tracks = ()
-    return TaskDetails(
-        task_id=answered,
-        status=status,
-        tracks=tracks,
-        error_code=lenient_code(record.error_code, "data.errorCode"),
-        error_message=optional_str(record.error_message, "data.errorMessage"),
-        type=optional_str(record.type_, "data.type"),
-        operation_type=optional_str(record.operation_type, "data.operationType"),
-        param=optional_str(record.param, "data.param"),
-        parent_music_id=optional_str(record.parent_music_id, "data.parentMusicId"),
-    )
-
-
-def _track(item: object, field: str) -> Track:
-    # The generated reader leaves an item it cannot read as it came (a string, a number).
-    if not isinstance(item, gen.SunoTrack):
-        raise ShapeError(f"{field} must be a track object")
-    return Track.from_generated(item, field)
 
 
 def _parse_credits(reply: Reply) -> float:

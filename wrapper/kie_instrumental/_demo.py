@@ -1,8 +1,10 @@
 """`kie-instrumental demo`: the whole flow against the embedded fake, no key, no network.
 
 Starts FakeKie and a webhook receiver on loopback ports, submits KIE's documented request
-example (read from the packaged spec) with callBackUrl pointed at the receiver, shows each
-signed callback as it is verified, polls until done, downloads the tracks, prints a summary.
+example (read from the packaged spec, on the chosen route: market by default, or legacy) with
+callBackUrl pointed at the receiver, shows each signed callback as it is verified (legacy: text,
+first, complete; market: one when the task ends), polls until done, downloads the tracks,
+prints a summary.
 """
 
 from __future__ import annotations
@@ -10,25 +12,39 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 from . import _spec
 from ._client import AsyncKieClient, KieClient
 from ._models import CallbackEvent, TaskDetails
+from ._routes import client_route
 from ._validation import python_name
 from .receivers import CALLBACK_PATH, starlette_app
 from .testing import FakeKie
 from .testing._server import serve_app
 
+_EXAMPLES = {  # route -> (create path, name of its documented request example in the spec)
+    "legacy": (_spec.ADD_INSTRUMENTAL_PATH, "documented"),
+    "market": (_spec.MARKET_CREATE_PATH, "documentedFields"),
+}
 
-def documented_example() -> dict[str, Any]:
-    """KIE's documented request example, as the spec records it."""
-    operation = _spec.load_spec()["paths"][_spec.ADD_INSTRUMENTAL_PATH]["post"]
-    example: dict[str, Any] = operation["requestBody"]["content"]["application/json"]["examples"][
-        "documented"
-    ]["value"]
-    return dict(example)
+
+def documented_example(route: str = "legacy") -> dict[str, Any]:
+    """KIE's documented request example on `route`, as the spec records it."""
+    path, name = _EXAMPLES[route]
+    operation = _spec.load_spec()["paths"][path]["post"]
+    examples = operation["requestBody"]["content"]["application/json"]["examples"]
+    return dict(examples[name]["value"])
+
+
+def documented_keywords(route: str, callback_url: str) -> dict[str, Any]:
+    """The documented example as add_instrumental's keyword arguments, with callback_url."""
+    request = documented_example(route)
+    fields = request.get("input", request)
+    keywords = {python_name(k): v for k, v in fields.items() if k != "callBackUrl"}
+    return {**keywords, "callback_url": callback_url}
 
 
 class _Console:
@@ -41,7 +57,8 @@ class _Console:
             print(f"[{time.monotonic() - self.started:5.1f}s] {text}", flush=True)
 
 
-def run_demo(out: Path, *, stage_seconds: float = 1.5) -> int:
+def run_demo(out: Path, *, stage_seconds: float = 1.5, route: str | None = None) -> int:
+    route = client_route(route).name  # the argument, else $KIE_ROUTE, else market
     console = _Console()
     fake = FakeKie(stage_seconds=stage_seconds, callbacks="loopback")
     complete = threading.Event()
@@ -62,21 +79,23 @@ def run_demo(out: Path, *, stage_seconds: float = 1.5) -> int:
         hook = stack.enter_context(serve_app(receiver))
         console.say(f"FakeKie on {api}, webhook receiver on {hook}{CALLBACK_PATH}")
         client = stack.enter_context(
-            KieClient(api_key=fake.api_key, base_url=api, upload_base_url=api)
+            KieClient(api_key=fake.api_key, base_url=api, upload_base_url=api, route=route)
         )
         console.say(f"credits before: {client.get_credits():g}")
-        request = documented_example()
-        request["callBackUrl"] = hook + CALLBACK_PATH
+        keywords = documented_keywords(route, hook + CALLBACK_PATH)
         console.say(
-            f"submitting KIE's documented example: '{request['title']}', tags '{request['tags']}'"
+            f"submitting KIE's documented example on the {route} route: "
+            f"'{keywords['title']}', tags '{keywords['tags']}'"
         )
-        task = client.add_instrumental(**{python_name(k): v for k, v in request.items()})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # the example's model is old
+            task = client.add_instrumental(**keywords)
         console.say(f"task {task.task_id} created")
 
         def on_progress(details: TaskDetails) -> None:
             console.say(f"poll: status {details.status}")
 
-        details = client.wait(task.task_id, timeout=120, on_progress=on_progress)
+        details = client.wait(task, timeout=120, on_progress=on_progress)
         if not complete.wait(timeout=10):
             console.say("the final callback did not arrive; the polled result stands")
         files = client.download(details, out)

@@ -13,7 +13,9 @@ KieError                        task_id: str | None (set whenever a task id is k
  │    ├── RateLimitError        429, 430 (retry_after)
  │    ├── ServiceUnavailableError   455, HTTP 503
  │    ├── ServerError           500, 501, 505, 531, 408, other 5xx
- │    └── ResponseTooLargeError an answer far above any real one; reading stopped
+ │    ├── ResponseTooLargeError an answer far above any real one; reading stopped
+ │    └── ResultUnreadableError a task succeeded (and is paid for) but its result cannot be
+ │                              read (snippet: a bounded excerpt of what KIE sent)
  ├── APIConnectionError         the request failed in transit (request_may_have_arrived)
  │    └── APITimeoutError       read, write or pool timeout
  ├── TaskFailedError            the task ended in failure (status, error_code, error_message)
@@ -48,6 +50,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseTooLargeError",
+    "ResultUnreadableError",
     "ServerError",
     "ServiceUnavailableError",
     "TaskFailedError",
@@ -185,6 +188,28 @@ class ServerError(APIError):
 class ResponseTooLargeError(APIError):
     """An answer larger than any real one (a misbehaving server or proxy): reading stopped at
     the limit. `code` and `http_status` are the answer's HTTP status."""
+
+
+class ResultUnreadableError(APIError):
+    """The task succeeded, so it is paid for, but its result could not be read.
+
+    `task_id` is always set: the task's result may still be fetched (KIE keeps it about 14
+    days) once the client understands its shape. `snippet` is at most a few hundred
+    characters of what KIE sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        task_id: str,
+        snippet: str,
+        code: int | None = None,
+        msg: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message, code=code, msg=msg, http_status=http_status, task_id=task_id)
+        self.snippet = snippet
 
 
 class APIConnectionError(KieError):

@@ -15,17 +15,31 @@ from ._spec import snake_case
 if TYPE_CHECKING:
     from kie_instrumental_generated.api.account import get_credits
     from kie_instrumental_generated.api.files import upload_file_stream
+    from kie_instrumental_generated.api.market import create_market_task, get_market_task_details
     from kie_instrumental_generated.api.music import add_instrumental, get_task_details
     from kie_instrumental_generated.models.add_instrumental_request import AddInstrumentalRequest
     from kie_instrumental_generated.models.audio_generated_callback import AudioGeneratedCallback
     from kie_instrumental_generated.models.audio_generated_callback_data import (
         AudioGeneratedCallbackData,
     )
+    from kie_instrumental_generated.models.callback_track import CallbackTrack
     from kie_instrumental_generated.models.create_task_data import CreateTaskData
     from kie_instrumental_generated.models.create_task_response import CreateTaskResponse
     from kie_instrumental_generated.models.credits_response import CreditsResponse
     from kie_instrumental_generated.models.file_stream_upload_request import FileStreamUploadRequest
     from kie_instrumental_generated.models.file_upload_response import FileUploadResponse
+    from kie_instrumental_generated.models.market_create_task_data import MarketCreateTaskData
+    from kie_instrumental_generated.models.market_create_task_request import (
+        MarketCreateTaskRequest,
+    )
+    from kie_instrumental_generated.models.market_create_task_response import (
+        MarketCreateTaskResponse,
+    )
+    from kie_instrumental_generated.models.market_record_info_response import (
+        MarketRecordInfoResponse,
+    )
+    from kie_instrumental_generated.models.market_task_callback import MarketTaskCallback
+    from kie_instrumental_generated.models.market_task_record import MarketTaskRecord
     from kie_instrumental_generated.models.record_info_response import RecordInfoResponse
     from kie_instrumental_generated.models.suno_track import SunoTrack
     from kie_instrumental_generated.models.task_record import TaskRecord
@@ -37,19 +51,28 @@ __all__ = [
     "AddInstrumentalRequest",
     "AudioGeneratedCallback",
     "AudioGeneratedCallbackData",
+    "CallbackTrack",
     "CreateTaskData",
     "CreateTaskResponse",
     "CreditsResponse",
     "File",
     "FileStreamUploadRequest",
     "FileUploadResponse",
+    "MarketCreateTaskData",
+    "MarketCreateTaskRequest",
+    "MarketCreateTaskResponse",
+    "MarketRecordInfoResponse",
+    "MarketTaskCallback",
+    "MarketTaskRecord",
     "RecordInfoResponse",
     "SunoTrack",
     "TaskRecord",
     "TaskResult",
     "UploadedFile",
     "add_instrumental",
+    "create_market_task",
     "get_credits",
+    "get_market_task_details",
     "get_task_details",
     "upload_file_stream",
 ]
@@ -59,6 +82,8 @@ _WHERE = {
     "upload_file_stream": "kie_instrumental_generated.api.files.upload_file_stream",
     "add_instrumental": "kie_instrumental_generated.api.music.add_instrumental",
     "get_task_details": "kie_instrumental_generated.api.music.get_task_details",
+    "create_market_task": "kie_instrumental_generated.api.market.create_market_task",
+    "get_market_task_details": "kie_instrumental_generated.api.market.get_market_task_details",
     "File": "kie_instrumental_generated.types",
 }
 

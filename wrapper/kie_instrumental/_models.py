@@ -125,14 +125,25 @@ class Track:
 
 @attrs.frozen
 class InstrumentalTask:
-    """A created task: keep `task_id` to poll it or match its callbacks."""
+    """A created task: keep `task_id` (and `route`) to poll it or match its callbacks.
+
+    `route` is the route that created it, "market" or "legacy"; a task is read on that route.
+    None (a task built by hand from a stored id) means the client's route.
+    """
 
     task_id: str
+    route: str | None = None
 
 
 @attrs.frozen
 class TaskDetails:
-    """A task as record-info reports it."""
+    """A task as record-info (legacy route) or recordInfo (Market route) reports it.
+
+    The same type on both routes. `status` uses the legacy vocabulary: the Market route's
+    `success` is SUCCESS, `fail` is GENERATE_AUDIO_FAILED, and its running states (waiting,
+    queuing, generating) are kept as they are, which TaskStatus treats as running.
+    `raw_status` is the route's own value (`status` or `state`), `route` the route read.
+    """
 
     task_id: str
     status: TaskStatus
@@ -143,6 +154,8 @@ class TaskDetails:
     operation_type: str | None = None
     param: str | None = None
     parent_music_id: str | None = None
+    route: str = "legacy"
+    raw_status: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -164,6 +177,8 @@ class CallbackEvent:
 
     `confirmed`: the stage and tracks were checked against KIE's own task details (the signature
     does not cover the body). `query`: the query string of the URL that was called (unsigned).
+    The Market route sends one callback when the task ends: stage `complete` or `error`.
+    `route` is the route whose callback shape it had ("legacy" or "market").
     """
 
     task_id: str
@@ -173,6 +188,7 @@ class CallbackEvent:
     tracks: tuple[Track, ...] = ()
     confirmed: bool = False
     query: str = ""
+    route: str = "legacy"
 
     @property
     def query_params(self) -> dict[str, str]:

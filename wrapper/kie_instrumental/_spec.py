@@ -11,6 +11,8 @@ from typing import Any
 SPEC_JSON = Path(__file__).resolve().parent / "_spec" / "kie-add-instrumental.json"
 ADD_INSTRUMENTAL_PATH = "/api/v1/generate/add-instrumental"
 RECORD_INFO_PATH = "/api/v1/generate/record-info"
+MARKET_CREATE_PATH = "/api/v1/jobs/createTask"
+MARKET_RECORD_PATH = "/api/v1/jobs/recordInfo"
 
 
 def snake_case(name: str) -> str:

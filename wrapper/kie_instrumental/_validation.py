@@ -113,6 +113,8 @@ class ObjectValidator:
     required: tuple[str, ...]
     closed: bool
     numbers: frozenset[str] = frozenset()
+    # Object fields (the Market route's `input`), validated whole, named name.field.
+    nested: Mapping[str, ObjectValidator] = attrs.field(factory=dict)
 
     def violations(self, body: object) -> list[Violation]:
         if not isinstance(body, Mapping):
@@ -137,6 +139,12 @@ class ObjectValidator:
                 continue
             if value is None and name in self.required:
                 continue  # reported as missing above
+            if name in self.nested:
+                found += [
+                    attrs.evolve(v, field=name if v.field == "body" else f"{name}.{v.field}")
+                    for v in self.nested[name].violations(value)
+                ]
+                continue
             for check in checks:
                 violation = check(value)
                 if violation is not None:
@@ -154,7 +162,11 @@ class ObjectValidator:
         """The body with numbers of other real types (numpy, Decimal, Fraction) as plain
         floats, so that they serialize as JSON; other values as they are."""
         return {
-            name: _plain_number(value) if name in self.numbers else value
+            name: _plain_number(value)
+            if name in self.numbers
+            else self.nested[name].normalized(value)
+            if name in self.nested and isinstance(value, Mapping)
+            else value
             for name, value in body.items()
         }
 
@@ -209,22 +221,25 @@ def compile_object(schema: Mapping[str, Any]) -> ObjectValidator:
     additional = schema.get("additionalProperties", True)
     if additional not in (True, False):
         raise SpecError("request schema: additionalProperties must be true or false")
+    fields = {name: resolve(f) for name, f in schema.get("properties", {}).items()}
+    nested = {
+        name: compile_object(field)
+        for name, field in fields.items()
+        if field.get("type") == "object"
+    }
     properties = {
-        name: compile_field(name, field_schema)
-        for name, field_schema in schema.get("properties", {}).items()
+        name: () if name in nested else compile_field(name, field) for name, field in fields.items()
     }
     numbers = frozenset(
-        name
-        for name, field_schema in schema.get("properties", {}).items()
-        if field_schema.get("type") in ("number", "integer")
+        name for name, field in fields.items() if field.get("type") in ("number", "integer")
     )
-    return ObjectValidator(properties, tuple(schema.get("required", ())), not additional, numbers)
+    return ObjectValidator(
+        properties, tuple(schema.get("required", ())), not additional, numbers, nested
+    )
 
 
 def compile_field(name: str, schema: Mapping[str, Any]) -> tuple[_Check, ...]:
     schema = resolve(schema)
-    if schema.get("type") == "object":
-        return (_nested(name, compile_object(schema)),)
     unknown = _keywords(schema) - _CHECKED
     if unknown:
         raise SpecError(f"{name}: unsupported keywords {sorted(unknown)}")
@@ -282,20 +297,6 @@ def compile_field(name: str, schema: Mapping[str, Any]) -> tuple[_Check, ...]:
         step = Decimal(str(schema["multipleOf"]))
         add("multipleOf", lambda v: _is_multiple(v, step))
     return tuple(checks)
-
-
-def _nested(name: str, inner: ObjectValidator) -> _Check:
-    """An object field (the Market route's `input`): its first violation, named name.field."""
-
-    def check(value: Any) -> Violation | None:
-        found = inner.violations(value)
-        if not found:
-            return None
-        first = found[0]
-        field = name if first.field == "body" else f"{name}.{first.field}"
-        return attrs.evolve(first, field=field)
-
-    return check
 
 
 def _is_real(value: object) -> bool:

@@ -99,11 +99,21 @@ def _load(body: bytes | str) -> dict[str, Any]:
 
 
 def _task_id(document: Mapping[str, Any]) -> str:
+    """The signed task id: data.task_id (stage callbacks), data.taskId (the Market route's
+    callback) or a top-level taskId, the first that is a non-empty string."""
     data = document.get("data")
-    task_id = data.get("task_id") if isinstance(data, dict) else None
-    if not isinstance(task_id, str) or not task_id:
-        raise WebhookVerificationError("the body has no data.task_id")
-    return task_id
+    places = (data, data, document) if isinstance(data, dict) else ({}, {}, document)
+    for place, key in zip(places, ("task_id", "taskId", "taskId"), strict=True):
+        task_id = place.get(key)
+        if isinstance(task_id, str) and task_id:
+            return task_id
+    raise WebhookVerificationError("the body has no data.task_id, data.taskId or taskId")
+
+
+def _is_market(document: Mapping[str, Any]) -> bool:
+    """The Market route's callback carries the task record (`state`), not a `callbackType`."""
+    data = document.get("data")
+    return isinstance(data, dict) and "state" in data and "callbackType" not in data
 
 
 def verify_signature(
@@ -159,6 +169,15 @@ def parse_callback(body: bytes | str | Mapping[str, Any]) -> CallbackEvent:
     """Parse a callback body. Unknown stages and extra fields are kept or ignored, not fatal."""
     document = dict(body) if isinstance(body, Mapping) else _load(body)
     task_id = _task_id(document)
+    if _is_market(document):
+        from ._routes import MARKET  # loaded on first use
+
+        try:
+            return MARKET.read_callback(document)
+        except (KieError, ShapeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise WebhookVerificationError(
+                f"unexpected callback shape: {exc}", task_id=task_id
+            ) from None
     try:
         parsed = gen.AudioGeneratedCallback.from_dict(document)
         data = parsed.data
@@ -266,12 +285,12 @@ def confirm(event: CallbackEvent, client: KieClient) -> CallbackEvent:
     """Check the event's stage against client.get_task and return it with KIE's own tracks
     (and, for `error`, KIE's error code and message). WebhookVerificationError if KIE's task
     has not reached that stage; the client's own KieError if KIE cannot be asked."""
-    return _confirmed(event, client.get_task(event.task_id))
+    return _confirmed(event, client.get_task(event.task_id, route=event.route))
 
 
 async def aconfirm(event: CallbackEvent, client: AsyncKieClient) -> CallbackEvent:
     """confirm() for AsyncKieClient."""
-    return _confirmed(event, await client.get_task(event.task_id))
+    return _confirmed(event, await client.get_task(event.task_id, route=event.route))
 
 
 def _notice(event: CallbackEvent) -> CallbackEvent:

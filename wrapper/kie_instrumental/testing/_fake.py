@@ -16,7 +16,8 @@ port: `with fake.serve() as base_url: ...` or `kie-instrumental fake-server --po
 This module assembles the parts, each in its own module: `_gate` (faults, auth, rate limit),
 `_lifecycle` (tasks, credits, stages), `_outgoing` (signed callbacks with retries), `_files`
 (result audio and images), `_uploads` (the upload host), and one module per API route
-(`_legacy`: add-instrumental and record-info).
+(`_legacy`: add-instrumental and record-info; `_market`: jobs/createTask and jobs/recordInfo,
+each serving only the tasks it created).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from ._files import TrackFiles
 from ._gate import Fault, Gate
 from ._legacy import SKIPPABLE_CALLBACKS, LegacyRoute
 from ._lifecycle import FakeTask, Lifecycle
+from ._market import MarketRoute
 from ._outgoing import CallbackMode, CallbackSender
 from ._uploads import Uploads
 
@@ -87,9 +89,11 @@ class FakeKie:
         self.files = TrackFiles(audio_seconds=audio_seconds, tracks_per_task=tracks_per_task)
         self.upload_host = Uploads(self.gate, self.clock)
         self.legacy = LegacyRoute(self)
+        self.market = MarketRoute(self)
         self.app = Starlette(
             routes=[
                 *self.legacy.routes(),
+                *self.market.routes(),
                 Route(CREDIT_PATH, self._credit, methods=["GET"]),
                 *self.upload_host.routes(),
                 *self.files.routes(lambda task_id: task_id in self.tasks),
@@ -166,10 +170,11 @@ class FakeKie:
         """The next created task ends in `status` instead of SUCCESS."""
         self.lifecycle.next_failures.append(status)
 
-    def request_violations(self, body: object) -> list[Violation]:
-        """The spec's rules broken by a create request (the wrapper's validator, shared)."""
-        schema_name = _spec.request_schema_name(_spec.ADD_INSTRUMENTAL_PATH)
-        return request_validator(schema_name).violations(body)
+    def request_violations(self, body: object, route: str = "legacy") -> list[Violation]:
+        """The spec's rules broken by a create request of `route` (the wrapper's validator,
+        shared). The Market route's fields are named `input.<field>`."""
+        path = _spec.MARKET_CREATE_PATH if route == "market" else _spec.ADD_INSTRUMENTAL_PATH
+        return request_validator(_spec.request_schema_name(path)).violations(body)
 
     def status_of(self, task: FakeTask) -> str:
         return self.lifecycle.status_of(task)

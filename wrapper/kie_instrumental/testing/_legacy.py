@@ -78,7 +78,7 @@ class LegacyRoute:
             return envelope(422, violation.message(python_names=False))
         assert task_id is not None
         task = self.fake.lifecycle.tasks.get(task_id)
-        if task is None:
+        if task is None or task.route != "legacy":
             return envelope(200, "success", None)
         status = self.fake.lifecycle.status_of(task)
         base = str(request.base_url).rstrip("/")

@@ -30,6 +30,7 @@ class FakeTask:
     created_ms: int  # the clock's wall time, epoch milliseconds as KIE reports it
     fail_with: str | None = None
     status_override: str | None = None
+    route: str = "legacy"  # the route that created it, and the only one that knows it
     callbacks: list[tuple[str, str]] = attrs.Factory(list)  # (stage, outcome)
 
 
