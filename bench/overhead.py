@@ -76,12 +76,16 @@ def run(calls: int) -> dict[str, Any]:
     raw = httpx.Client(transport=transport(), base_url=BASE)
     headers = {"Authorization": "Bearer k", "User-Agent": "bench"}
     generated = Client(base_url=BASE, httpx_args={"transport": transport()})
-    validated = KieClient("k", rate_limit=None, http_client=httpx.Client(transport=transport()))
+    # The legacy route: the raw and generated baselines send to its paths.
+    validated = KieClient(
+        "k", rate_limit=None, http_client=httpx.Client(transport=transport()), route="legacy"
+    )
     hooked = KieClient(
         "k",
         rate_limit=None,
         http_client=httpx.Client(transport=transport()),
         hooks=[lambda event: None],
+        route="legacy",
     )
     # The same client with the event machinery cut out of call(): what "no hooks" costs.
     bare = KieClient("k", rate_limit=None, http_client=httpx.Client(transport=transport()))
@@ -89,6 +93,7 @@ def run(calls: int) -> dict[str, Any]:
     unvalidated = KieClient(
         "k",
         rate_limit=None,
+        route="legacy",
         validate_requests=False,
         http_client=httpx.Client(transport=transport()),
     )

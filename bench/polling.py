@@ -53,6 +53,7 @@ def simulate(schedule: PollSchedule, duration: float) -> tuple[int, float]:
         rate_limit=None,
         poll_schedule=schedule,
         http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+        route="legacy",  # the canned answers are record-info's
     )
     client.wait("t", timeout=3600)
     return calls, clock.monotonic() - done_at

@@ -83,7 +83,9 @@ async def _raw(url: str, key: str, count: int) -> float:
 
 async def _client(url: str, key: str, count: int) -> float:
     http = httpx.AsyncClient(limits=httpx.Limits(max_connections=IN_FLIGHT), timeout=60)
-    async with AsyncKieClient(key, base_url=url, rate_limit=None, http_client=http) as client:
+    async with AsyncKieClient(
+        key, base_url=url, rate_limit=None, http_client=http, route="legacy"
+    ) as client:
         seconds = await _many(lambda: client.add_instrumental(**KWARGS), count)
     await http.aclose()
     return seconds

@@ -1,7 +1,8 @@
 """The "KIE changed the API" scenario, end to end: a modified copy of the spec (a new optional
-request field on each route; a renamed response field) is regenerated in a temporary directory. A non-empty
-diff alone proves nothing, so this also shows the pinned-facts test failing on the renamed
-field by name, and the renamed field going silently missing at run time without it."""
+request field on each route; a renamed response field) is regenerated in a temporary
+directory. A non-empty diff alone proves nothing, so this also shows the pinned-facts test
+failing on the new and renamed fields by name, and the renamed field going silently missing at
+run time without it."""
 
 from __future__ import annotations
 

@@ -43,6 +43,8 @@ def test_wheel_contains_both_packages_typing_markers_and_the_spec(wheel: Path) -
         "kie_instrumental_generated/__init__.py",
         "kie_instrumental_generated/py.typed",
         "kie_instrumental_generated/models/add_instrumental_request.py",
+        "kie_instrumental_generated/api/market/create_market_task.py",
+        "kie_instrumental/_routes.py",
         "kie_instrumental/__init__.py",
         "kie_instrumental/py.typed",
         "kie_instrumental/_spec/kie-add-instrumental.json",
@@ -111,7 +113,8 @@ def test_wheel_installs_into_a_clean_venv_and_works_without_the_checkout(
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == '"styleWeight"'
+    # The default route is Market: its rule, read from the packaged spec, names input.<field>.
+    assert result.stdout.strip() == '"input.style_weight"'
     cli = subprocess.run(
         [str(env_dir / "bin" / "kie-instrumental"), "--version"],
         cwd=tmp_path,
