@@ -260,7 +260,11 @@ def test_records_and_tracks_look_like_real_traffic(model, codename):
             audio = (await http.get(track["audioUrl"])).content
             source = (await http.get(track["sourceAudioUrl"])).content
             client = AsyncKieClient(
-                fake.api_key, base_url="http://fake.kie", http_client=http, rate_limit=None
+                fake.api_key,
+                base_url="http://fake.kie",
+                http_client=http,
+                rate_limit=None,
+                route="legacy",
             )
             return record, audio, source, await client.get_task(task_id)
 
@@ -411,7 +415,10 @@ def test_callback_app_works_with_a_served_fake_and_the_sync_client():
         webhook_secret="whsec-z",
         stage_seconds=0.05,
     )
-    with fake.serve() as api, KieClient(fake.api_key, base_url=api, rate_limit=None) as client:
+    with (
+        fake.serve() as api,
+        KieClient(fake.api_key, base_url=api, rate_limit=None, route="legacy") as client,
+    ):
         task = client.add_instrumental(
             upload_url=BODY["uploadUrl"],
             title="t",

@@ -87,14 +87,15 @@ class Kie:
     def __init__(self, fake: FakeKie, url: str) -> None:
         self.fake = fake
         self.url = url
-        self.client = KieClient(api_key=fake.api_key, base_url=url, rate_limit=None)
+        # Legacy: these tests send the legacy route's stage callbacks for its tasks.
+        self.client = KieClient(api_key=fake.api_key, base_url=url, rate_limit=None, route="legacy")
 
     def new_task(self) -> str:
         return self.client.add_instrumental(**FIELDS).task_id
 
     def confirmer(self, kind: str) -> Any:
         cls = AsyncKieClient if kind == "starlette" else KieClient
-        return cls(api_key=self.fake.api_key, base_url=self.url, rate_limit=None)
+        return cls(api_key=self.fake.api_key, base_url=self.url, rate_limit=None, route="legacy")
 
 
 @pytest.fixture(scope="module")

@@ -112,7 +112,9 @@ def test_cancelled_async_calls_give_their_slots_back() -> None:
         server.script("GET", RECORD_PATH, Reply(200, json=record("PENDING").json()))
 
         async def main() -> float:
-            client = AsyncKieClient(API_KEY, base_url=server.url, rate_limit=(5, 1.0))
+            client = AsyncKieClient(
+                API_KEY, base_url=server.url, rate_limit=(5, 1.0), route="legacy"
+            )
             for _ in range(300):
                 with pytest.raises(asyncio.TimeoutError):
                     await asyncio.wait_for(client.get_task("task-1"), 0.001)

@@ -57,7 +57,8 @@ def fake_url() -> Iterator[tuple[FakeKie, str]]:
 
 
 def creates(fake: FakeKie) -> int:
-    return sum(method == "POST" and "generate" in path for method, path in fake.requests)
+    creating = ("/generate/add-instrumental", "/jobs/createTask")  # both routes
+    return sum(method == "POST" and path.endswith(creating) for method, path in fake.requests)
 
 
 def test_states_move_only_from_the_expected_ones(journal: Journal) -> None:

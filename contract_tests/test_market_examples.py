@@ -209,9 +209,9 @@ def _success_with(result_json: Any) -> dict[str, Any]:
         ('{"data": []}', "holds no songs"),
         ('{"resultObject": {"other": 1}}', "holds no songs"),
         ('{"data": ["a string"]}', "is not an object"),
-        ('{"data": [{"title": "no id"}]}', "'id'"),
+        ('{"data": [{"id": "a", "duration": "long"}]}', "duration must be a number"),
     ],
-    ids=["null", "empty", "not-json", "empty-list", "no-songs", "not-object", "no-id"],
+    ids=["null", "empty", "not-json", "empty-list", "no-songs", "not-object", "bad-duration"],
 )
 def test_an_unreadable_success_raises_the_paid_for_error(market, mock_api, result_json, why):
     body = _success_with(result_json)

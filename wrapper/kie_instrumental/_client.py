@@ -441,7 +441,9 @@ class KieClient(_BaseClient):
         (default: a new one) so that `resume` finishes it after a crash. Returns the Job.
         A key already in the journal is never sent again: the job is finished instead."""
         key = job_key or _jobs.new_job_key()
-        return self._drive_job(_jobs.run_job(journal, key, fields, download_to, timeout))
+        return self._drive_job(
+            _jobs.run_job(journal, key, {"route": self._route.name, **fields}, download_to, timeout)
+        )
 
     def resume(
         self,
@@ -760,7 +762,9 @@ class AsyncKieClient(_BaseClient):
     ) -> Job:
         """KieClient.run_job, awaited (the journal's own calls are short and synchronous)."""
         key = job_key or _jobs.new_job_key()
-        return await self._drive_job(_jobs.run_job(journal, key, fields, download_to, timeout))
+        return await self._drive_job(
+            _jobs.run_job(journal, key, {"route": self._route.name, **fields}, download_to, timeout)
+        )
 
     async def resume(
         self,

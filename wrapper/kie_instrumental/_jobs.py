@@ -92,7 +92,9 @@ def finish(
         journal.update(key, task_status=str(details.status))
 
     try:
-        details = yield Call("wait", (job.task_id,), {"timeout": timeout, "on_progress": progress})
+        # The task is read on the route that created it (journaled with the request).
+        options = {"timeout": timeout, "on_progress": progress, "route": job.request.get("route")}
+        details = yield Call("wait", (job.task_id,), options)
     except TaskFailedError as exc:
         journal.transition(key, ("created",), "failed", task_status=str(exc.status), error=str(exc))
         return _current(journal, key)
