@@ -275,7 +275,7 @@ def test_verbose_shows_retries_and_failures_as_they_happen(env, capsys):
     assert "kie-instrumental: get_credits: attempt 1 failed with ServerError (code 500); " in err
     assert "retrying in" in err
     server.fail_next_task("SENSITIVE_WORD_ERROR")
-    assert main(["-v", *ADD, "--wait"]) == 9
+    assert main(["-v", "--route", "legacy", *ADD, "--wait"]) == 9  # legacy names the status
     err = capsys.readouterr().err
     assert re.search(r"kie-instrumental: task \S+ failed with status SENSITIVE_WORD_ERROR", err)
     assert server.api_key not in err

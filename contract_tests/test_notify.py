@@ -32,7 +32,7 @@ SPAWN = multiprocessing.get_context("spawn")
 
 
 def polls(fake: FakeKie) -> int:
-    return sum(path.endswith("record-info") for _, path in fake.requests)
+    return sum(path.endswith(("record-info", "recordInfo")) for _, path in fake.requests)
 
 
 @pytest.fixture

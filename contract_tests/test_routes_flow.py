@@ -120,7 +120,7 @@ def kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def world(route: str, kind: str) -> Iterator[tuple[FakeKie, Facade, Receiver, str]]:
-    fake = FakeKie(stage_seconds=0.3, webhook_secret=SECRET, rate_limit=None)
+    fake = FakeKie(stage_seconds=0.15, webhook_secret=SECRET, rate_limit=None)
     receiver = Receiver()
     with fake.serve() as api, serve_in_thread(receiver.app) as hook:
         client = Facade(
