@@ -113,7 +113,6 @@ def test_status_and_credits(env, capsys):
             4,
             "style_weight (styleWeight): must be a multiple",
         ),
-        ([*ADD, "--model", "V7"], 4, "model (input.model): must be one of 'V6'"),
         (["status", "no-such-task"], 11, "knows no task no-such-task"),
     ],
 )
