@@ -41,6 +41,7 @@ def env(fake, monkeypatch):
     monkeypatch.setenv("KIE_API_KEY", server.api_key)
     monkeypatch.setenv("KIE_BASE_URL", url)
     monkeypatch.setenv("KIE_UPLOAD_BASE_URL", url)
+    monkeypatch.delenv("KIE_ROUTE", raising=False)  # the CLI's own default: market
     return server, url
 
 
@@ -78,7 +79,7 @@ def test_the_legacy_route_needs_a_callback_url_and_market_does_not(env, capsys):
     assert main(["--route", "legacy", *without]) == 4
     assert "callback_url (callBackUrl): is required" in capsys.readouterr().err
     assert len(server.requests) == before
-    assert main([*without, "--json"]) == 0
+    assert main(["--route", "market", *without, "--json"]) == 0
     task_id = json.loads(capsys.readouterr().out)["task_id"]
     assert "callBackUrl" not in server.tasks[task_id].request
 
@@ -107,7 +108,11 @@ def test_status_and_credits(env, capsys):
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [
-        ([*ADD, "--style-weight", "1.5"], 4, "style_weight (input.style_weight): must be a"),
+        (
+            ["--route", "market", *ADD, "--style-weight", "1.5"],
+            4,
+            "style_weight (input.style_weight): must be a",
+        ),
         (
             ["--route", "legacy", *ADD, "--style-weight", "1.5"],
             4,

@@ -30,14 +30,16 @@ class Kie:
             raise self.answer
         return self.answer
 
-    def get_task(self, task_id: str) -> TaskDetails:
-        assert task_id == "task-1"
+    def get_task(self, task_id: str, route: str | None = None) -> TaskDetails:
+        assert task_id == "task-1" and route == "legacy"
         return self._get()
 
 
 class AsyncKie(Kie):
-    async def get_task(self, task_id: str) -> TaskDetails:  # type: ignore[override]
-        assert task_id == "task-1"
+    async def get_task(  # type: ignore[override]
+        self, task_id: str, route: str | None = None
+    ) -> TaskDetails:
+        assert task_id == "task-1" and route == "legacy"
         return self._get()
 
 

@@ -162,7 +162,8 @@ def _check_add(args: argparse.Namespace) -> None:
     """Every rule the request, the file and the download folder must meet, checked before the
     upload and the paid create: all invalid fields at once, as the client reports them."""
     from . import _files
-    from ._validation import errors_of, field_names, request_validator
+    from ._routes import client_route
+    from ._validation import errors_of, python_name, request_validator
 
     if args.file is not None:
         _files._local_file(args.file)
@@ -174,11 +175,14 @@ def _check_add(args: argparse.Namespace) -> None:
                 field="directory",
                 rule="type",
             )
-    schema = _spec.request_schema_name(_spec.ADD_INSTRUMENTAL_PATH)
-    fields = _create_fields(args)
-    wire = {w: fields[k] for w, k in field_names(schema) if fields.get(k) is not None}
-    uploaded = {w for w, k in field_names(schema) if k == "upload_url" and args.file is not None}
-    violations = [v for v in request_validator(schema).violations(wire) if v.field not in uploaded]
+    route = client_route(args.route)  # the rules of the route the task will be created on
+    wire = route.create_body(_create_fields(args))
+    uploaded = {"upload_url"} if args.file is not None else set()
+    violations = [
+        v
+        for v in request_validator(route.create_schema).violations(wire)
+        if python_name(v.field) not in uploaded
+    ]
     if violations:
         raise errors_of(violations)
 
