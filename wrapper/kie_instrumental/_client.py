@@ -528,7 +528,7 @@ class KieClient(_BaseClient):
         request_timeout: float | httpx.Timeout | None,
     ) -> Iterator[Finished]:
         self._check_open(self._http)
-        flow = self._core.wait_many(task_ids, timeout, request_timeout)
+        flow = self._core.wait_many(task_ids, self._route, timeout, request_timeout)
         with contextlib.closing(flow):
             outcome: Outcome = None
             while True:
@@ -852,7 +852,7 @@ class AsyncKieClient(_BaseClient):
         request_timeout: float | httpx.Timeout | None,
     ) -> AsyncIterator[Finished]:
         self._check_open(self._http)
-        flow = self._core.wait_many(task_ids, timeout, request_timeout)
+        flow = self._core.wait_many(task_ids, self._route, timeout, request_timeout)
         with contextlib.closing(flow):
             outcome: Outcome = None
             while True:

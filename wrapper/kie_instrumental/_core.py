@@ -29,6 +29,7 @@ from ._errors import (
     APIError,
     APITimeoutError,
     ConfigurationError,
+    InvalidRequestError,
     KieError,
     RateLimitError,
     ResponseTooLargeError,
@@ -518,6 +519,7 @@ class ClientCore:
     def wait_many(
         self,
         task_ids: Iterable[str],
+        route: Route,
         timeout: float,
         request_timeout: float | httpx.Timeout | None,
     ) -> Flow[None]:
@@ -533,7 +535,7 @@ class ClientCore:
                 rule="type",
             )
         ids = list(dict.fromkeys(task_ids))  # each task once, in the order given
-        ops = {task_id: self.task_operation(task_id) for task_id in ids}  # all checked first
+        ops = {task_id: self.task_operation(task_id, route) for task_id in ids}  # all checked first
         per_request = self._timeout(request_timeout)
         deadline = self.clock.monotonic() + seconds
         polls = {task_id: _TaskPoll(task_id, self.poll_schedule.intervals()) for task_id in ids}
