@@ -328,7 +328,7 @@ def test_a_kept_key_expires_retention_seconds_after_its_claim() -> None:
 
 def test_refused_deliveries_are_remembered_up_to_ten_thousand() -> None:
     class AnyTask(Kie):
-        def get_task(self, task_id: str) -> TaskDetails:
+        def get_task(self, task_id: str, route: str | None = None) -> TaskDetails:
             self.asked += 1
             return TaskDetails(task_id=task_id, status="PENDING")  # type: ignore[arg-type]
 
