@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: setup generate check-generated lint typecheck test test-crash demo bench bench-ratelimit bench-shared hostile-big mutation wheel clean
+.PHONY: test-batch-crash demo-batch bench-batch
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +31,9 @@ test: lint check-generated ## everything CI checks
 
 test-crash: $(STAMP) ## the full SIGKILL matrix: each crash point x SQLite/Redis x sync/async resume
 	KIE_CRASH_MATRIX=full $(BIN)/python -m pytest -n 2 -q contract_tests/test_journal_crash.py
+
+test-batch-crash: $(STAMP) ## a 50-item batch SIGKILLed at 5 random moments (seeded), resumed each time
+	KIE_BATCH_CRASH=full $(BIN)/python -m pytest -p no:xdist -q contract_tests/test_batch_crash.py
 
 demo: $(STAMP) ## the whole flow against the embedded fake server: no key, no network
 	$(BIN)/kie-instrumental demo

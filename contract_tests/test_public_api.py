@@ -222,3 +222,25 @@ def test_the_create_parameters_typed_dict_matches_the_signature_and_the_spec():
     assert params.__required_keys__ | params.__optional_keys__ == {
         python_name(name) for name in schema["properties"]
     }
+
+
+def test_the_batch_surface_is_pinned():
+    from kie_instrumental import batch
+
+    assert set(batch.__all__) == {
+        "NO_CALLBACK_URL",
+        "BatchEvent",
+        "BatchReport",
+        "Claims",
+        "Item",
+        "ItemResult",
+        "Manifest",
+        "ManifestError",
+        "MemoryClaims",
+        "Problem",
+        "SQLiteClaims",
+        "run_batch",
+        "run_batch_async",
+    }
+    for name in batch.__all__:
+        assert getattr(batch, name) is not None

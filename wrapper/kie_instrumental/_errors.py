@@ -6,6 +6,7 @@ KieError                        task_id: str | None (set whenever a task id is k
  ├── APIError                   code (body code, else HTTP status), msg, http_status
  │    ├── InvalidRequestError   400, 413, 422, 451; client-side validation (field, rule,
  │    │                         violations: every broken rule at once)
+ │    │    └── batch.ManifestError  bad manifest rows (problems: row, column, message)
  │    ├── AuthenticationError   401
  │    ├── InsufficientCreditsError  402, 433
  │    ├── PermissionDeniedError 403 (e.g. the CDN's "error code: 1010")

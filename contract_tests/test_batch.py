@@ -1,0 +1,221 @@
+"""Batches against FakeKie on a real port: every item created once, its files downloaded, the
+report matching what FakeKie holds; a rerun creates nothing; bad manifests send nothing;
+several processes share one batch; a credit budget stops new creates.
+
+The SIGKILL proofs are in test_batch_crash.py."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import csv
+import json
+import multiprocessing
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _batch_workers import FAST_POLLS, open_journal, run, write_manifest
+from kie_instrumental import AsyncKieClient, KieClient
+from kie_instrumental.batch import ManifestError, run_batch, run_batch_async
+from kie_instrumental.testing import FakeKie
+from kie_instrumental.testing._audio import synth_wav
+from kie_instrumental.testing._server import serve_in_thread
+
+SPAWN = multiprocessing.get_context("spawn")
+
+
+@pytest.fixture
+def fake() -> Iterator[tuple[FakeKie, str]]:
+    kie = FakeKie(rate_limit=None, stage_seconds=0.05, callbacks="off", audio_seconds=0.2)
+    with serve_in_thread(kie.app) as base_url:
+        yield kie, base_url
+
+
+def client_for(kie: FakeKie, base_url: str) -> KieClient:
+    return KieClient(
+        api_key=kie.api_key,
+        base_url=base_url,
+        upload_base_url=base_url,
+        rate_limit=None,
+        poll_schedule=FAST_POLLS,
+    )
+
+
+def creates(kie: FakeKie) -> collections.Counter[str]:
+    """Tasks FakeKie created, per title (a title twice: an item paid twice)."""
+    return collections.Counter(task.request["title"] for task in kie.tasks.values())
+
+
+def check_report_matches(kie: FakeKie, rows: list[dict[str, object]], out: Path) -> None:
+    assert len(rows) == len({row["job_key"] for row in rows})
+    by_task = {row["task_id"]: row for row in rows}
+    assert set(by_task) == set(kie.tasks)
+    for task_id, row in by_task.items():
+        assert row["status"] == "done"
+        files = [Path(str(f)) for f in row["files"]]  # type: ignore[attr-defined]
+        assert len(files) == 2 and all(f.is_file() and f.stat().st_size > 0 for f in files)
+        assert all(f.parent == out / str(row["job_key"]) for f in files)
+        assert kie.tasks[task_id].request["title"] in {f"Song {i:03d}" for i in range(1000)}
+
+
+def test_fifty_items_fifty_creates_a_hundred_files_and_a_matching_report(fake, tmp_path):
+    kie, base_url = fake
+    manifest = write_manifest(tmp_path / "batch.csv", 50)
+    out = tmp_path / "out"
+    with client_for(kie, base_url) as client:
+        report = run_batch(client, manifest, out, concurrency=8)
+    assert report.counts == {"done": 50} and report.ok
+    assert len(kie.tasks) == 50 and set(creates(kie).values()) == {1}
+    assert len(list(out.glob("*/*.wav"))) == 100
+    rows = json.loads(report.json_path.read_text())
+    check_report_matches(kie, rows, out)
+    with report.csv_path.open(newline="") as handle:
+        csv_rows = list(csv.DictReader(handle))
+    assert [r["task_id"] for r in csv_rows] == [r["task_id"] for r in rows]
+    # Every request was a known item's: titles and URLs as the manifest wrote them.
+    assert {t.request["uploadUrl"] for t in kie.tasks.values()} == {
+        f"https://files.example/vocals/{i:03d}.mp3" for i in range(50)
+    }
+
+    # Run again with the same arguments: all found finished in the journal, nothing sent.
+    before = len(kie.requests)
+    with client_for(kie, base_url) as client:
+        again = run_batch(client, manifest, out, concurrency=8)
+    assert again.counts == {"done": 50} and len(kie.requests) == before
+
+
+def test_async_batch_behaves_the_same(fake, tmp_path):
+    kie, base_url = fake
+    manifest = write_manifest(tmp_path / "batch.csv", 10)
+    out = tmp_path / "out"
+
+    async def go() -> object:
+        async with AsyncKieClient(
+            api_key=kie.api_key, base_url=base_url, rate_limit=None, poll_schedule=FAST_POLLS
+        ) as client:
+            return await run_batch_async(client, manifest, out, concurrency=4)
+
+    report = asyncio.run(go())
+    assert report.counts == {"done": 10}  # type: ignore[attr-defined]
+    assert len(kie.tasks) == 10 and set(creates(kie).values()) == {1}
+    check_report_matches(kie, json.loads(report.json_path.read_text()), out)  # type: ignore[attr-defined]
+
+
+def test_a_folder_of_local_files_is_uploaded_then_created(fake, tmp_path):
+    kie, base_url = fake
+    folder = tmp_path / "vocals"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"take-{i}.wav").write_bytes(synth_wav(0.2, seed=i))
+    (folder / "notes.txt").write_text("not audio")
+    with client_for(kie, base_url) as client:
+        report = run_batch(
+            client, folder, tmp_path / "out", defaults={"tags": "piano", "negative_tags": ""}
+        )
+    assert report.counts == {"done": 3}
+    assert len(kie.uploads) == 3 and sorted(creates(kie)) == ["take-0", "take-1", "take-2"]
+
+
+def test_a_failed_task_is_reported_and_not_redone(fake, tmp_path):
+    kie, base_url = fake
+    manifest = write_manifest(tmp_path / "batch.csv", 3)
+    kie.fail_next_task()
+    with client_for(kie, base_url) as client:
+        report = run_batch(client, manifest, tmp_path / "out", concurrency=1)
+        assert report.counts == {"done": 2, "failed": 1}
+        again = run_batch(client, manifest, tmp_path / "out", concurrency=1)
+    assert again.counts == {"done": 2, "failed": 1} and len(kie.tasks) == 3
+
+
+def bad_row(tmp_path: Path, kind: str) -> tuple[Path, int, str]:
+    """A manifest whose row 3 has one kind of fault: (manifest, bad row, column named)."""
+    rows = [
+        {"file": "", "url": f"https://files.example/{i}.mp3", "title": f"T{i}", "tags": "piano"}
+        for i in range(4)
+    ]
+    column = {"title": "title", "weight": "style_weight", "file": "file", "duplicate": "url"}[kind]
+    for row in rows:
+        row["style_weight"] = "0.5"
+    if kind == "title":
+        rows[2]["title"] = ""
+    elif kind == "weight":
+        rows[2]["style_weight"] = "1.5"
+    elif kind == "file":
+        rows[2]["url"], rows[2]["file"] = "", "missing.wav"
+    else:
+        rows[2] = dict(rows[0])
+    path = tmp_path / "batch.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*rows[0], "negative_tags"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return path, 3, column
+
+
+@pytest.mark.parametrize("kind", ["title", "weight", "file", "duplicate"])
+def test_a_bad_row_is_named_by_row_and_column_and_nothing_is_sent(fake, tmp_path, kind):
+    kie, base_url = fake
+    manifest, row, column = bad_row(tmp_path, kind)
+    with client_for(kie, base_url) as client, pytest.raises(ManifestError) as caught:
+        run_batch(client, manifest, tmp_path / "out", max_credits=100)
+    (problem,) = caught.value.problems
+    assert (problem.row, problem.column) == (row, column)
+    assert f"row {row}, column {column}" in str(caught.value)
+    assert kie.requests == []  # not even the credit check
+
+
+def test_jsonl_rows_use_wire_or_python_names_and_bad_json_is_named(fake, tmp_path):
+    kie, base_url = fake
+    manifest = tmp_path / "batch.jsonl"
+    lines = [
+        {"url": "https://files.example/a.mp3", "title": "A", "tags": "x", "negativeTags": ""},
+        {
+            "url": "https://files.example/b.mp3",
+            "title": "B",
+            "tags": "x",
+            "negative_tags": "",
+            "audioWeight": 2,
+        },
+    ]
+    manifest.write_text("\n".join(json.dumps(line) for line in lines) + "\n{oops\n")
+    with client_for(kie, base_url) as client, pytest.raises(ManifestError) as caught:
+        run_batch(client, manifest, tmp_path / "out")
+    where = {(p.row, p.column) for p in caught.value.problems}
+    assert where == {(2, "audioWeight"), (3, "-")} and kie.requests == []
+
+
+def test_max_credits_stops_new_creates_once_spent(tmp_path):
+    kie = FakeKie(rate_limit=None, stage_seconds=0.05, callbacks="off", task_cost=12.0)
+    manifest = write_manifest(tmp_path / "batch.csv", 6)
+    with serve_in_thread(kie.app) as base_url, client_for(kie, base_url) as client:
+        report = run_batch(client, manifest, tmp_path / "out", concurrency=1, max_credits=30)
+    # Spent 0, 12, 24 (< 30): three creates; then 36 spent, the others are not created.
+    assert report.counts == {"done": 3, "skipped": 3} and len(kie.tasks) == 3
+
+
+def test_two_processes_on_one_redis_create_each_item_once(
+    fake, tmp_path, redis_server, redis_prefix
+):
+    kie, base_url = fake
+    manifest = write_manifest(tmp_path / "batch.csv", 50)
+    spec = ("redis", redis_server.url, redis_prefix)
+    workers = [
+        SPAWN.Process(
+            target=run,
+            args=(spec, base_url, kie.api_key, str(manifest), str(tmp_path / "out"), None, f"r{i}"),
+        )
+        for i in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert worker.exitcode == 0
+    assert len(kie.tasks) == 50 and set(creates(kie).values()) == {1}
+    assert len(list((tmp_path / "out").glob("*/*.wav"))) == 100
+    for name in ("r0", "r1"):  # each process's report shows every item, done by one of them
+        rows = json.loads((tmp_path / "out" / f"{name}.json").read_text())
+        check_report_matches(kie, rows, tmp_path / "out")
+    journal = open_journal(spec)
+    assert journal.unfinished() == []
