@@ -38,6 +38,12 @@ test-batch-crash: $(STAMP) ## a 50-item batch SIGKILLed at 5 random moments (see
 demo: $(STAMP) ## the whole flow against the embedded fake server: no key, no network
 	$(BIN)/kie-instrumental demo
 
+demo-batch: $(STAMP) ## a 20-item batch against the embedded fake, SIGKILLed part way and resumed
+	$(BIN)/kie-instrumental demo --batch --out demo-batch-output
+
+bench-batch: $(STAMP) ## 200-item batch at 20 requests per (shortened) window: rate, 429s, memory
+	$(BIN)/python -m bench.batch
+
 bench: $(STAMP) ## benchmarks; writes bench/results.json and bench/results-shared.json
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.shared

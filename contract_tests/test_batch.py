@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from _batch_workers import FAST_POLLS, open_journal, run, write_manifest
 from kie_instrumental import AsyncKieClient, KieClient
-from kie_instrumental.batch import ManifestError, run_batch, run_batch_async
+from kie_instrumental.batch import NO_CALLBACK_URL, ManifestError, run_batch, run_batch_async
+from kie_instrumental.journal import SQLiteJournal
 from kie_instrumental.testing import FakeKie
 from kie_instrumental.testing._audio import synth_wav
 from kie_instrumental.testing._server import serve_in_thread
@@ -219,3 +220,108 @@ def test_two_processes_on_one_redis_create_each_item_once(
         check_report_matches(kie, rows, tmp_path / "out")
     journal = open_journal(spec)
     assert journal.unfinished() == []
+
+
+def test_a_job_cut_off_after_its_download_gets_its_files_once(fake, tmp_path):
+    """Killed after the files were written but before the journal recorded them: the rerun
+    downloads again into a fresh folder, never beside the first copies."""
+    kie, base_url = fake
+    manifest = write_manifest(tmp_path / "batch.csv", 2)
+    out = tmp_path / "out"
+    with client_for(kie, base_url) as client:
+        first = run_batch(client, manifest, out)
+        journal = SQLiteJournal(out / ".kie-batch.sqlite3")
+        key = first.rows()[0].job_key
+        assert journal.transition(key, ("done",), "created")  # as if killed before "done"
+        again = run_batch(client, manifest, out)
+    assert again.counts == {"done": 2} and len(kie.tasks) == 2
+    assert len(list((out / key).iterdir())) == 2
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def cli(base_url: str, *args: str) -> int:
+    from kie_instrumental._cli import main
+
+    return main(["--base-url", base_url, "--upload-base-url", base_url, "batch", *args])
+
+
+def test_cli_batch_json_events_then_a_summary(fake, tmp_path, monkeypatch, capsys):
+    kie, base_url = fake
+    monkeypatch.setenv("KIE_API_KEY", kie.api_key)
+    manifest = write_manifest(tmp_path / "batch.csv", 5)
+    out = tmp_path / "out"
+    assert cli(base_url, str(manifest), "--out", str(out), "--poll", "--json") == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-2:] == ["end", "summary"]
+    finished = [e for e in events if e["event"] == "finished"]
+    assert len(finished) == 5 and {e["item"]["status"] for e in finished} == {"done"}
+    assert events[-1]["counts"] == {"done": 5} and len(kie.tasks) == 5
+    # KIE requires a callback URL; --poll sends one that resolves nowhere.
+    assert {t.request["callBackUrl"].split("?")[0] for t in kie.tasks.values()} == {NO_CALLBACK_URL}
+
+
+def test_cli_batch_plain_lines_and_exit_code_when_an_item_failed(
+    fake, tmp_path, monkeypatch, capsys
+):
+    kie, base_url = fake
+    monkeypatch.setenv("KIE_API_KEY", kie.api_key)
+    manifest = write_manifest(tmp_path / "batch.csv", 3)
+    kie.fail_next_task()
+    code = cli(
+        base_url, str(manifest), "--out", str(tmp_path / "out"), "--poll", "--concurrency", "1"
+    )
+    captured = capsys.readouterr()
+    assert code == 12
+    lines = captured.err.splitlines()
+    assert len(lines) == 3 and lines[0].startswith("[1/3] failed") and "[3/3] done" in lines[2]
+    assert "3 items: 2 done, 1 failed" in captured.out
+
+
+def test_cli_batch_bad_manifest_is_one_line_and_exit_code_4(fake, tmp_path, monkeypatch, capsys):
+    kie, base_url = fake
+    monkeypatch.setenv("KIE_API_KEY", kie.api_key)
+    manifest, row, column = bad_row(tmp_path, "weight")
+    assert cli(base_url, str(manifest), "--out", str(tmp_path / "out"), "--poll") == 4
+    assert f"row {row}, column {column}" in capsys.readouterr().err
+    assert kie.requests == []
+
+
+def test_the_rich_display_shows_counts_rate_and_eta():
+    import io
+
+    from kie_instrumental._batch_cli import RichDisplay
+    from kie_instrumental.batch import BatchEvent, ItemResult
+
+    stream = io.StringIO()
+    display = RichDisplay(stream)
+    with display:
+        display.event(BatchEvent("start", 4, 0, 0, 0))
+        for i in range(4):
+            result = ItemResult(f"item{i}", i, f"k{i}", "done" if i else "failed", error="boom")
+            display.event(BatchEvent("finished", 4, i, 4 - i - 1, 1, result))
+    text = stream.getvalue()
+    assert "4/4" in text and "3 done" in text and "1 failed" in text and "/min" in text
+    assert "ETA" in text and "failed: item0: boom" in text
+
+
+def test_a_create_refused_for_now_is_sent_again_in_the_same_run(fake, tmp_path):
+    kie, base_url = fake
+    manifest = write_manifest(tmp_path / "batch.csv", 2)
+    kie.fail_next(3, code=429, http_status=429)  # more than the client's own retries
+    with client_for(kie, base_url) as client:
+        report = run_batch(client, manifest, tmp_path / "out", concurrency=1)
+    assert report.counts == {"done": 2} and len(kie.tasks) == 2
+
+
+def test_a_rejected_item_is_sent_again_by_the_next_run(fake, tmp_path):
+    kie, base_url = fake
+    manifest = write_manifest(tmp_path / "batch.csv", 2)
+    kie.fail_next(1, code=400, http_status=200)  # KIE refused it: nothing paid
+    with client_for(kie, base_url) as client:
+        first = run_batch(client, manifest, tmp_path / "out", concurrency=1)
+        assert first.counts == {"done": 1, "rejected": 1} and len(kie.tasks) == 1
+        again = run_batch(client, manifest, tmp_path / "out", concurrency=1)
+    assert again.counts == {"done": 2} and len(kie.tasks) == 2

@@ -26,7 +26,7 @@ import attrs
 
 from . import _jobs
 from ._claims import Claims, MemoryClaims, SQLiteClaims
-from ._errors import KieError
+from ._errors import APIConnectionError, KieError, RateLimitError, ServiceUnavailableError
 from ._jobs import Call
 from ._manifest import Item, Manifest
 from .journal import Job, Journal, SQLiteJournal
@@ -44,9 +44,21 @@ REPORT_FIELDS = ("item", "row", "job_key", "task_id", "status", "files", "credit
 # Beyond the journal's states: not started for lack of budget, held by another process, or
 # stopped before its job was journaled (an upload that failed).
 Status = Literal[
-    "done", "failed", "rejected", "unknown", "created", "pending", "skipped", "elsewhere", "error"
+    "done",
+    "failed",
+    "rejected",
+    "unknown",
+    "created",
+    "pending",
+    "skipped",
+    "elsewhere",
+    "retry",
+    "error",
 ]
 _GOOD = frozenset({"done"})
+# Tried again later in the same run: held by another process, or refused for now.
+_LATER = frozenset({"elsewhere", "retry"})
+_PASSING = (RateLimitError, ServiceUnavailableError, APIConnectionError)
 
 
 @attrs.frozen
@@ -166,7 +178,7 @@ class _Run:
         with self.lock:
             if ran:
                 self.running -= 1
-            if result.status == "elsewhere" and ran:
+            if result.status in _LATER and ran:
                 return  # reported once the other process is done with it
             self.counts[result.status] = self.counts.get(result.status, 0) + 1
             if result.status == "unknown":
@@ -197,12 +209,16 @@ def item_flow(run: _Run, item: Item) -> Generator[Call, Any, ItemResult]:
     """One item from wherever the journal says it stopped to its end for this run."""
     key = item.key
     job = run.journal.get(key)
-    if job is not None and job.finished:
+    if job is not None and job.finished and job.state != "rejected":
         return _result(item, job)
     if not run.claims.claim(key):
         return _result(item, job, "elsewhere")
     try:
         job = run.journal.get(key)  # as left by whoever held the claim before
+        if job is not None and job.state == "rejected":
+            # KIE refused it and nothing was paid: a new run sends it again.
+            run.journal.transition(key, ("rejected",), "pending", error=None)
+            job = run.journal.get(key)
         if job is not None and job.finished:
             return _result(item, job)
         if (job is None or job.state == "pending") and run.max_credits is not None:
@@ -222,6 +238,11 @@ def item_flow(run: _Run, item: Item) -> Generator[Call, Any, ItemResult]:
                 job = yield from _jobs.finish(run.journal, key, run.out, run.timeout)
         except KieError as exc:
             job = run.journal.get(key)
+            if job is not None and job.state == "rejected" and isinstance(exc, _PASSING):
+                # Refused for now (rate limit, unavailable, not connected), nothing paid: sent
+                # again later in this run, with the others' leftovers.
+                run.journal.transition(key, ("rejected",), "pending", error=str(exc))
+                return _result(item, run.journal.get(key), "retry", str(exc))
             if job is not None and not job.finished:
                 run.journal.update(key, error=str(exc))
             return _result(item, job, error=str(exc))
@@ -321,8 +342,12 @@ def _claims_for(journal: Journal) -> Claims:
 
 
 def _finish_report(run: _Run, started: float) -> BatchReport:
-    for item in run.elsewhere:  # still held by another process at the deadline
-        run.finished(_result(item, run.journal.get(item.key), "elsewhere"), ran=False)
+    for item in run.elsewhere:  # still held elsewhere, or still refused, at the deadline
+        job = run.journal.get(item.key)
+        run.finished(
+            _result(item, job, "pending" if job and job.state == "pending" else "elsewhere"),
+            ran=False,
+        )
     with run.lock:
         run.emit("end")
     run.report.close()
@@ -407,7 +432,7 @@ def run_batch(
     def drive(item: Item) -> None:
         run.started()
         result = client._drive_job(item_flow(run, item))
-        if result.status == "elsewhere":
+        if result.status in _LATER:
             with lock:
                 run.elsewhere.append(item)
         run.finished(result)
@@ -475,7 +500,7 @@ async def run_batch_async(
         for item in items:  # shared iterator: each item goes to one task
             run.started()
             result = await client._drive_job(item_flow(run, item))
-            if result.status == "elsewhere":
+            if result.status in _LATER:
                 run.elsewhere.append(item)
             run.finished(result)
 

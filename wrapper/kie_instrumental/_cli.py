@@ -4,7 +4,7 @@ only a bug shows a traceback.
 Exit codes: 0 done · 2 usage · 3 configuration (no KIE_API_KEY) · 4 invalid request ·
 5 authentication or permission · 6 insufficient credits · 7 rate limited or unavailable ·
 8 server, connection or timeout error · 9 the task failed · 10 wait deadline passed ·
-11 any other KIE error · 12 `resume` left jobs unfinished (unknown or still running) ·
+11 any other KIE error · 12 `resume` or `batch` left jobs unfinished (unknown, failed, ...) ·
 13 fake-server's port is in use · 130 interrupted (the last line repeats the task id and the
 command that resumes waiting).
 
@@ -323,6 +323,10 @@ def _listen(host: str, port: int) -> socket.socket | None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     _needs_fake_extra()
+    if args.batch:
+        from ._demo_batch import run_demo_batch
+
+        return run_demo_batch(Path(args.out))
     from ._demo import run_demo
 
     return run_demo(Path(args.out), stage_seconds=args.stage_seconds, route=args.route)
@@ -491,7 +495,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.5,
         help="seconds each stage of the task takes (default 1.5)",
     )
+    demo.add_argument(
+        "--batch", action="store_true", help="a 20-item batch, killed part way and resumed"
+    )
     demo.set_defaults(run=cmd_demo)
+
+    from ._batch_cli import add_parser as add_batch_parser
+
+    add_batch_parser(commands)
     return parser
 
 

@@ -55,16 +55,25 @@ class Problem:
 class ManifestError(InvalidRequestError):
     """The manifest has bad rows; nothing was sent. `problems` lists every one."""
 
-    def __init__(self, source: str, problems: list[Problem]) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        problems: tuple[Problem, ...] = (),
+        field: str | None = None,
+        rule: str | None = "manifest",
+    ) -> None:
+        super().__init__(message, field=field, rule=rule)
+        self.problems = problems
+
+    @classmethod
+    def of(cls, source: str, problems: list[Problem]) -> ManifestError:
         lines = [str(p) for p in problems[:MAX_LISTED]]
         if len(problems) > MAX_LISTED:
             lines.append(f"... and {len(problems) - MAX_LISTED} more")
-        super().__init__(
-            f"{source}: {len(problems)} bad row(s), nothing sent:\n  " + "\n  ".join(lines),
-            field=problems[0].column if problems else None,
-            rule="manifest",
-        )
-        self.problems = tuple(problems)
+        message = f"{source}: {len(problems)} bad row(s), nothing sent:\n  " + "\n  ".join(lines)
+        column = problems[0].column if problems else None
+        return cls(message, problems=tuple(problems), field=column)
 
 
 @attrs.frozen
@@ -239,9 +248,9 @@ class Manifest:
                 column = FILE_COLUMN if item.path is not None else "url"
                 problems.append(Problem(row, column, f"duplicate of row {first} (same request)"))
         if problems:
-            raise ManifestError(str(self.source), problems)
+            raise ManifestError.of(str(self.source), problems)
         if count == 0:
-            raise ManifestError(str(self.source), [Problem(0, "-", "no items")])
+            raise ManifestError.of(str(self.source), [Problem(0, "-", "no items")])
         return count
 
 
