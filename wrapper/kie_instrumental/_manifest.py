@@ -62,8 +62,22 @@ class ManifestError(InvalidRequestError):
         problems: tuple[Problem, ...] = (),
         field: str | None = None,
         rule: str | None = "manifest",
+        violations: tuple[dict[str, str], ...] = (),
+        code: int | None = None,
+        msg: str | None = None,
+        http_status: int | None = None,
+        task_id: str | None = None,
     ) -> None:
-        super().__init__(message, field=field, rule=rule)
+        super().__init__(
+            message,
+            field=field,
+            rule=rule,
+            violations=violations,
+            code=code,
+            msg=msg,
+            http_status=http_status,
+            task_id=task_id,
+        )
         self.problems = problems
 
     @classmethod
