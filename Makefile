@@ -33,7 +33,7 @@ test-crash: $(STAMP) ## the full SIGKILL matrix: each crash point x SQLite/Redis
 	KIE_CRASH_MATRIX=full $(BIN)/python -m pytest -n 2 -q contract_tests/test_journal_crash.py
 
 test-batch-crash: $(STAMP) ## a 50-item batch SIGKILLed at 5 random moments (seeded), resumed each time
-	KIE_BATCH_CRASH=full $(BIN)/python -m pytest -p no:xdist -q contract_tests/test_batch_crash.py
+	KIE_BATCH_CRASH=full $(BIN)/python -m pytest -p no:xdist -q contract_tests/test_run_batch_crash.py
 
 demo: $(STAMP) ## the whole flow against the embedded fake server: no key, no network
 	$(BIN)/kie-instrumental demo

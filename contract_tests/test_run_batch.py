@@ -2,7 +2,7 @@
 report matching what FakeKie holds; a rerun creates nothing; bad manifests send nothing;
 several processes share one batch; a credit budget stops new creates.
 
-The SIGKILL proofs are in test_batch_crash.py."""
+The SIGKILL proofs are in test_run_batch_crash.py."""
 
 from __future__ import annotations
 
