@@ -224,3 +224,46 @@ def test_a_task_is_read_on_its_own_route(world, route):
     with pytest.raises(InvalidRequestError, match="created on the") as refused:
         client.get_task(task, route=other)
     assert refused.value.field == "route" and len(fake.requests) == before
+
+
+def test_events_name_the_route_that_served_each_call(route, kind, tmp_path):
+    """Observability on both routes: every routed call, request and status change is named
+    after the route that served it, with that route's own paths and states."""
+    from kie_instrumental import events as ev
+
+    seen: list[Any] = []
+    fake = FakeKie(stage_seconds=0.15, rate_limit=None)
+    with fake.serve() as api:
+        client = Facade(
+            kind,
+            api_key=fake.api_key,
+            base_url=api,
+            upload_base_url=api,
+            route=route,
+            rate_limit=None,
+            poll_schedule=FAST,
+            hooks=[seen.append],
+        )
+        try:
+            task = client.add_instrumental(**FIELDS, callback_url=api + "/nowhere", model="V6")
+            client.wait(task, timeout=20)
+        finally:
+            client.close()
+    started = [(e.operation, e.route) for e in seen if isinstance(e, ev.CallStarted)]
+    assert started == [("add_instrumental", route), ("wait", route)]
+    paths = {
+        "market": ("/api/v1/jobs/createTask", "/api/v1/jobs/recordInfo"),
+        "legacy": ("/api/v1/generate/add-instrumental", "/api/v1/generate/record-info"),
+    }[route]
+    answered = [e for e in seen if isinstance(e, ev.RequestAnswered)]
+    assert answered[0].url == api + paths[0] and answered[0].route == route
+    assert {e.url for e in answered[1:]} == {api + paths[1]}
+    assert {e.route for e in answered} == {route}
+    changes = [e for e in seen if isinstance(e, ev.TaskStatusChanged)]
+    assert changes and {(e.task_id, e.route) for e in changes} == {(task.task_id, route)}
+    (finished,) = [e for e in seen if isinstance(e, ev.TaskFinished)]
+    assert (finished.task_id, finished.status, finished.outcome) == (
+        task.task_id,
+        "SUCCESS",
+        "succeeded",
+    )
