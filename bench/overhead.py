@@ -88,7 +88,9 @@ def run(calls: int) -> dict[str, Any]:
         route="legacy",
     )
     # The same client with the event machinery cut out of call(): what "no hooks" costs.
-    bare = KieClient("k", rate_limit=None, http_client=httpx.Client(transport=transport()))
+    bare = KieClient(
+        "k", rate_limit=None, http_client=httpx.Client(transport=transport()), route="legacy"
+    )
     bare._core.__class__ = _NoEventsCore
     unvalidated = KieClient(
         "k",
