@@ -422,6 +422,10 @@ def slow_fake() -> Iterator[tuple[FakeKie, str]]:
         yield server, url
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupted(
     argv: list[str], fake: tuple[FakeKie, str], tmp_path: Path, ready: str
 ) -> list[str]:
@@ -441,6 +445,9 @@ def _interrupted(
         text=True,
         env=env,
         cwd=tmp_path,
+        # As at a terminal: a run started in the background (nohup, `&` without job control)
+        # ignores SIGINT, and the child would inherit that and never see the Ctrl-C.
+        preexec_fn=_default_sigint,
     )
     try:
         first = (process.stdout if ready == "out" else process.stderr).readline()
