@@ -8,6 +8,7 @@ import threading
 import redis
 
 from ._claims import DEFAULT_LEASE, is_stale, new_owner
+from .redis_backend import _connect
 
 # KEYS: claim. ARGV: expected holder, new holder, lease ms. Replace only a known holder.
 _TAKE_OVER = """
@@ -42,11 +43,7 @@ class RedisClaims:
         lease: float = DEFAULT_LEASE,
         redis_timeout: float = 5.0,
     ) -> None:
-        if isinstance(redis_or_url, str):
-            redis_or_url = redis.Redis.from_url(
-                redis_or_url, socket_timeout=redis_timeout, socket_connect_timeout=redis_timeout
-            )
-        self._redis = redis_or_url
+        self._redis = _connect(redis_or_url, redis_timeout)
         self.prefix = prefix
         self.owner = new_owner()
         self.lease = lease
