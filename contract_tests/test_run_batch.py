@@ -17,6 +17,12 @@ from pathlib import Path
 import pytest
 from _batch_workers import FAST_POLLS, open_journal, run, write_manifest
 from kie_instrumental import AsyncKieClient, KieClient
+from kie_instrumental._spec import (
+    ADD_INSTRUMENTAL_PATH,
+    MARKET_CREATE_PATH,
+    MARKET_RECORD_PATH,
+    RECORD_INFO_PATH,
+)
 from kie_instrumental.batch import NO_CALLBACK_URL, ManifestError, run_batch, run_batch_async
 from kie_instrumental.journal import SQLiteJournal
 from kie_instrumental.testing import FakeKie
@@ -33,13 +39,14 @@ def fake() -> Iterator[tuple[FakeKie, str]]:
         yield kie, base_url
 
 
-def client_for(kie: FakeKie, base_url: str) -> KieClient:
+def client_for(kie: FakeKie, base_url: str, route: str | None = None) -> KieClient:
     return KieClient(
         api_key=kie.api_key,
         base_url=base_url,
         upload_base_url=base_url,
         rate_limit=None,
         poll_schedule=FAST_POLLS,
+        route=route,
     )
 
 
@@ -325,3 +332,72 @@ def test_a_rejected_item_is_sent_again_by_the_next_run(fake, tmp_path):
         assert first.counts == {"done": 1, "rejected": 1} and len(kie.tasks) == 1
         again = run_batch(client, manifest, tmp_path / "out", concurrency=1)
     assert again.counts == {"done": 2} and len(kie.tasks) == 2
+
+
+# -- routes ------------------------------------------------------------------------------------
+
+PATHS = {
+    "market": (MARKET_CREATE_PATH, MARKET_RECORD_PATH),
+    "legacy": (ADD_INSTRUMENTAL_PATH, RECORD_INFO_PATH),
+}
+OTHER = {"market": "legacy", "legacy": "market"}
+
+
+def calls(kie: FakeKie) -> collections.Counter[str]:
+    """Requests FakeKie received, per path."""
+    return collections.Counter(path for _, path in kie.requests)
+
+
+@pytest.mark.parametrize("route", ["market", "legacy"])
+def test_a_batch_creates_and_polls_on_the_route_asked_and_records_it(fake, tmp_path, route):
+    kie, base_url = fake
+    manifest = write_manifest(tmp_path / "batch.csv", 3)
+    out = tmp_path / "out"
+    with client_for(kie, base_url, route=OTHER[route]) as client:  # the batch's route wins
+        report = run_batch(client, manifest, out, route=route)
+    assert report.counts == {"done": 3}
+    seen = calls(kie)
+    create, poll = PATHS[route]
+    assert seen[create] == 3 and seen[poll] >= 3
+    assert not any(seen[path] for path in PATHS[OTHER[route]])
+    assert {task.route for task in kie.tasks.values()} == {route}
+    assert {row.route for row in report.rows()} == {route}
+    with report.csv_path.open(newline="") as handle:
+        assert {row["route"] for row in csv.DictReader(handle)} == {route}
+    journal = SQLiteJournal(out / ".kie-batch.sqlite3")
+    assert {job.request["route"] for job in journal.all()} == {route}
+
+
+def test_a_resumed_item_is_read_on_the_route_it_was_created_on(fake, tmp_path):
+    kie, base_url = fake
+    manifest = write_manifest(tmp_path / "batch.csv", 2)
+    out = tmp_path / "out"
+    with client_for(kie, base_url, route="market") as client:
+        first = run_batch(client, manifest, out, route="legacy")
+        key = first.rows()[0].job_key
+        journal = SQLiteJournal(out / ".kie-batch.sqlite3")
+        assert journal.transition(key, ("done",), "created")  # as if killed while waiting
+        before = calls(kie)
+        again = run_batch(client, manifest, out, route="market")
+    assert again.counts == {"done": 2} and len(kie.tasks) == 2
+    seen = calls(kie) - before
+    assert seen[RECORD_INFO_PATH] >= 1 and not seen[MARKET_RECORD_PATH]
+    assert not seen[ADD_INSTRUMENTAL_PATH] and not seen[MARKET_CREATE_PATH]
+    assert {row.route for row in again.rows()} == {"legacy"}
+
+
+@pytest.mark.parametrize("route", ["market", "legacy"])
+def test_cli_batch_route(fake, tmp_path, monkeypatch, capsys, route):
+    kie, base_url = fake
+    monkeypatch.setenv("KIE_API_KEY", kie.api_key)
+    monkeypatch.setenv("KIE_ROUTE", OTHER[route])
+    manifest = write_manifest(tmp_path / "batch.csv", 2)
+    out = tmp_path / "out"
+    assert (
+        cli(base_url, str(manifest), "--out", str(out), "--poll", "--json", "--route", route) == 0
+    )
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    finished = [e["item"] for e in events if e["event"] == "finished"]
+    assert {item["route"] for item in finished} == {route}
+    assert {task.route for task in kie.tasks.values()} == {route} and len(kie.tasks) == 2
+    assert calls(kie)[PATHS[route][0]] == 2

@@ -29,6 +29,7 @@ from ._claims import Claims, MemoryClaims, SQLiteClaims
 from ._errors import APIConnectionError, KieError, RateLimitError, ServiceUnavailableError
 from ._jobs import Call
 from ._manifest import Item, Manifest
+from ._routes import call_route
 from .journal import Job, Journal, SQLiteJournal
 
 if TYPE_CHECKING:
@@ -40,7 +41,17 @@ log = logging.getLogger("kie_instrumental")
 # resolves (RFC 2606), so results go to nobody.
 NO_CALLBACK_URL = "https://callbacks.invalid/kie-instrumental-batch"
 JOURNAL_NAME = ".kie-batch.sqlite3"
-REPORT_FIELDS = ("item", "row", "job_key", "task_id", "status", "files", "credits", "error")
+REPORT_FIELDS = (
+    "item",
+    "row",
+    "job_key",
+    "task_id",
+    "route",
+    "status",
+    "files",
+    "credits",
+    "error",
+)
 # Beyond the journal's states: not started for lack of budget, held by another process, or
 # stopped before its job was journaled (an upload that failed).
 Status = Literal[
@@ -73,6 +84,7 @@ class ItemResult:
     files: tuple[str, ...] = ()
     credits: float | None = None
     error: str | None = None
+    route: str | None = None  # the route the task was (or will be) created on
 
     def as_row(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in REPORT_FIELDS}
@@ -149,6 +161,7 @@ class _Run:
     journal: Journal
     claims: Claims
     out: Path
+    route: str
     callback_url: str
     timeout: float
     max_credits: float | None
@@ -192,9 +205,16 @@ class _Run:
 
 
 def _result(
-    item: Item, job: Job | None, status: str | None = None, error: str | None = None
+    run: _Run,
+    item: Item,
+    job: Job | None,
+    status: str | None = None,
+    error: str | None = None,
 ) -> ItemResult:
+    # A job's route is the one journaled with its request (older journals: none recorded).
+    route = job.request.get("route") if job is not None else run.route
     return ItemResult(
+        route=route,
         item=item.name,
         row=item.row,
         job_key=item.key,
@@ -210,9 +230,9 @@ def item_flow(run: _Run, item: Item) -> Generator[Call, Any, ItemResult]:
     key = item.key
     job = run.journal.get(key)
     if job is not None and job.finished and job.state != "rejected":
-        return _result(item, job)
+        return _result(run, item, job)
     if not run.claims.claim(key):
-        return _result(item, job, "elsewhere")
+        return _result(run, item, job, "elsewhere")
     try:
         job = run.journal.get(key)  # as left by whoever held the claim before
         if job is not None and job.state == "rejected":
@@ -220,17 +240,24 @@ def item_flow(run: _Run, item: Item) -> Generator[Call, Any, ItemResult]:
             run.journal.transition(key, ("rejected",), "pending", error=None)
             job = run.journal.get(key)
         if job is not None and job.finished:
-            return _result(item, job)
+            return _result(run, item, job)
         if (job is None or job.state == "pending") and run.max_credits is not None:
             credits = yield Call("get_credits")
             if not run.within_budget(credits):
-                return _result(item, job, "skipped", f"credit budget reached ({credits:g} left)")
+                return _result(
+                    run, item, job, "skipped", f"credit budget reached ({credits:g} left)"
+                )
         try:
             if job is None:
                 url = item.url
                 if url is None:
                     url = yield Call("upload_file", (item.path,))
-                fields = {**item.fields, "upload_url": url, "callback_url": run.callback_url}
+                fields = {
+                    **item.fields,
+                    "upload_url": url,
+                    "callback_url": run.callback_url,
+                    "route": run.route,  # journaled: a resumed job is read on its own route
+                }
                 job = yield from _jobs.run_job(run.journal, key, fields, run.out, run.timeout)
             else:
                 if job.state == "created":
@@ -242,11 +269,11 @@ def item_flow(run: _Run, item: Item) -> Generator[Call, Any, ItemResult]:
                 # Refused for now (rate limit, unavailable, not connected), nothing paid: sent
                 # again later in this run, with the others' leftovers.
                 run.journal.transition(key, ("rejected",), "pending", error=str(exc))
-                return _result(item, run.journal.get(key), "retry", str(exc))
+                return _result(run, item, run.journal.get(key), "retry", str(exc))
             if job is not None and not job.finished:
                 run.journal.update(key, error=str(exc))
-            return _result(item, job, error=str(exc))
-        return _result(item, job)
+            return _result(run, item, job, error=str(exc))
+        return _result(run, item, job)
     finally:
         run.claims.release(key)
 
@@ -291,6 +318,7 @@ def _prepare(
     *,
     journal: Journal | None,
     claims: Claims | None,
+    route: str,
     callback_url: str | None,
     timeout: float,
     max_credits: float | None,
@@ -319,6 +347,7 @@ def _prepare(
         journal=journal,
         claims=claims,
         out=out_dir,
+        route=route,
         callback_url=callback_url or NO_CALLBACK_URL,
         timeout=timeout,
         max_credits=max_credits,
@@ -345,7 +374,7 @@ def _finish_report(run: _Run, started: float) -> BatchReport:
     for item in run.elsewhere:  # still held elsewhere, or still refused, at the deadline
         job = run.journal.get(item.key)
         run.finished(
-            _result(item, job, "pending" if job and job.state == "pending" else "elsewhere"),
+            _result(run, item, job, "pending" if job and job.state == "pending" else "elsewhere"),
             ran=False,
         )
     with run.lock:
@@ -374,7 +403,7 @@ def _take_elsewhere(run: _Run) -> list[Item]:
     for item in items:
         job = run.journal.get(item.key)
         if job is not None and job.finished:
-            run.finished(_result(item, job), ran=False)
+            run.finished(_result(run, item, job), ran=False)
         else:
             again.append(item)
     return again
@@ -391,6 +420,7 @@ def run_batch(
     journal: Journal | None = None,
     claims: Claims | None = None,
     concurrency: int = 4,
+    route: str | None = None,
     callback_url: str | None = None,
     timeout: float = 600.0,
     max_credits: float | None = None,
@@ -405,7 +435,9 @@ def run_batch(
     interruption (see the module's docstring). Raises ManifestError (nothing sent) on bad rows.
 
     journal: default a SQLite journal in `out`; pass a RedisJournal to share a batch between
-    machines. callback_url: where KIE sends results (the job key rides in its query); None:
+    machines. route: "market" or "legacy" (default: the client's); recorded in the journal and
+    the report, and a resumed item is read on the route it was created on whatever this run's.
+    callback_url: where KIE sends results (the job key rides in its query); None:
     poll only. timeout: each item's wait deadline. max_credits: stop creating new tasks once the
     account's credits fell this much since the start. defaults: request fields (keywords) for
     what rows leave empty, e.g. tags and negative_tags for a folder.
@@ -418,6 +450,7 @@ def run_batch(
         out,
         journal=journal,
         claims=claims,
+        route=call_route(route, client._route).name,
         callback_url=callback_url,
         timeout=timeout,
         max_credits=max_credits,
@@ -469,6 +502,7 @@ async def run_batch_async(
     journal: Journal | None = None,
     claims: Claims | None = None,
     concurrency: int = 4,
+    route: str | None = None,
     callback_url: str | None = None,
     timeout: float = 600.0,
     max_credits: float | None = None,
@@ -486,6 +520,7 @@ async def run_batch_async(
         out,
         journal=journal,
         claims=claims,
+        route=call_route(route, client._route).name,
         callback_url=callback_url,
         timeout=timeout,
         max_credits=max_credits,

@@ -31,6 +31,13 @@ def add_parser(commands: Any) -> None:
     batch.add_argument("source", help="a folder of audio files, or a .csv / .jsonl manifest")
     batch.add_argument("--out", required=True, metavar="DIR", help="tracks and report go here")
     batch.add_argument("--concurrency", type=int, default=4, help="items at once (default 4)")
+    batch.add_argument(
+        "--route",
+        choices=("market", "legacy"),
+        default=argparse.SUPPRESS,  # else this default would hide the global --route
+        help="KIE's route for new tasks (default $KIE_ROUTE or market); an item created "
+        "earlier is read on its own route",
+    )
     waiting = batch.add_mutually_exclusive_group(required=True)
     waiting.add_argument(
         "--callback-url", help="where KIE sends results (the job key rides in its query)"
@@ -80,7 +87,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
         "vocal_gender": args.vocal_gender,
     }
     display = choose_display(args.json, sys.stderr)
-    client = KieClient(base_url=args.base_url, upload_base_url=args.upload_base_url, **rate_limit)
+    client = KieClient(
+        base_url=args.base_url,
+        upload_base_url=args.upload_base_url,
+        route=args.route,
+        **rate_limit,
+    )
     with client, display:
         report = run_batch(
             client,
