@@ -11,6 +11,7 @@ from typing import Any
 import redis
 from _callbacks import SECRET, callback, signed
 from kie_instrumental import KieClient, webhooks
+from kie_instrumental._ratelimit import Slot
 from kie_instrumental.redis_backend import RedisDedupStore, RedisRateLimit
 
 
@@ -30,13 +31,18 @@ def start_together(client: redis.Redis, prefix: str, processes: int) -> None:
 
 
 def reserve_and_send(url: str, prefix: str, processes: int, count: int, budget: Any) -> None:
-    """Take `count` create permits, wait for each, and log the server time of each "send"."""
+    """Take `count` create permits (waiting as told), log the server time of each "send",
+    then report its "answer"."""
     client = redis.Redis.from_url(url)
-    limit = RedisRateLimit(url, creates=tuple(budget), prefix=prefix, margin=0.0)
+    limit = RedisRateLimit(url, creates=tuple(budget), prefix=prefix)
     start_together(client, prefix, processes)
     for _ in range(count):
-        time.sleep(limit.reserve("create"))
+        slot = limit.acquire("create")
+        while not isinstance(slot, Slot):
+            time.sleep(slot)
+            slot = limit.acquire("create")
         client.rpush(f"{prefix}:sent", json.dumps([server_now(client), os.getpid()]))
+        limit.finished(slot)
 
 
 def back_off_then_report(url: str, prefix: str, seconds: float) -> None:

@@ -102,6 +102,14 @@ def test_run_job_journals_every_step(
         return original(key, expected, state, **fields)
 
     journal.transition = spy  # type: ignore[method-assign]
+    original_async = getattr(journal, "transition_async", None)
+    if original_async is not None:  # what the async client awaits (redis.asyncio)
+
+        async def aspy(key: str, expected: Any, state: str, **fields: Any) -> bool:
+            seen.append((state, creates(fake) and fields.get("task_id")))
+            return bool(await original_async(key, expected, state, **fields))
+
+        journal.transition_async = aspy  # type: ignore[attr-defined]
     kwargs = {"job_key": "job-1", "download_to": tmp_path, "timeout": 30, **FIELDS}
     if flavour == "sync":
         with KieClient(

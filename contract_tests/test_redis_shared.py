@@ -19,7 +19,7 @@ from _callbacks import SECRET, callback, signed
 from _redis_server import RedisServer, free_port
 from _shared_workers import back_off_then_report, create_many, receive_all, reserve_and_send
 from kie_instrumental import AsyncKieClient, KieClient, RateLimitError, webhooks
-from kie_instrumental._ratelimit import RateLimiter
+from kie_instrumental._ratelimit import RateLimiter, Slot
 from kie_instrumental.redis_backend import RedisDedupStore, RedisRateLimit
 from kie_instrumental.testing import FakeClock, FakeKie
 from kie_instrumental.testing._server import serve_in_thread
@@ -79,20 +79,20 @@ def test_a_429_back_off_is_honoured_by_every_process(
     redis_server: RedisServer, redis_prefix: str
 ) -> None:
     run_processes(back_off_then_report, [(redis_server.url, redis_prefix, 2.0)])
-    wait = RedisRateLimit(redis_server.url, prefix=redis_prefix).reserve("poll")
-    assert 1.0 <= wait <= 2.0
+    wait = RedisRateLimit(redis_server.url, prefix=redis_prefix).acquire("poll")
+    assert isinstance(wait, float) and 1.0 <= wait <= 2.0
 
 
 def test_no_permit_within_max_wait_is_refused_and_reserves_nothing(
     redis_server: RedisServer, r: redis.Redis, redis_prefix: str
 ) -> None:
     limit = RedisRateLimit(redis_server.url, creates=(1, 60.0), prefix=redis_prefix, max_wait=1)
-    assert limit.reserve("create") == 0.0
+    assert isinstance(limit.acquire("create"), Slot)
     with pytest.raises(RateLimitError, match=r"no create permit within max_wait=1 s") as caught:
-        limit.reserve("create")
+        limit.acquire("create")
     assert caught.value.retry_after is not None and caught.value.retry_after > 50
     assert r.zcard(f"{redis_prefix}:ratelimit:create") == 1
-    assert limit.reserve("poll") == 0.0  # the other budget is untouched
+    assert isinstance(limit.acquire("poll"), Slot)  # the other budget is untouched
 
 
 def test_creates_and_polls_draw_from_their_own_budgets_and_a_429_is_shared(
@@ -147,10 +147,12 @@ def test_unreachable_redis_falls_back_to_a_local_share_with_one_warning(
     limit = RedisRateLimit(url, creates=(8, 10.0), fallback_share=4, redis_timeout=0.5)
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="kie_instrumental"):
-        waits = [limit.reserve("create") for _ in range(3)]
+        waits = [limit.acquire("create") for _ in range(3)]
         limit.back_off(1.0)
     assert time.monotonic() - started < 5
-    assert waits[:2] == [0.0, 0.0] and waits[2] > 9  # 8 / 4 = 2 per 10 s in this process
+    # 8 / 4 = 2 per 10 s in this process; both in flight: the third waits a whole period.
+    assert all(isinstance(w, Slot) for w in waits[:2])
+    assert isinstance(waits[2], float) and waits[2] > 9
     warnings = [rec for rec in caplog.records if rec.levelno == logging.WARNING]
     assert len(warnings) == 1 and "1/4 of each rate budget" in warnings[0].getMessage()
 

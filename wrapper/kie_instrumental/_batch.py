@@ -27,7 +27,7 @@ import attrs
 from . import _jobs
 from ._claims import Claims, MemoryClaims, SQLiteClaims
 from ._errors import APIConnectionError, KieError, RateLimitError, ServiceUnavailableError
-from ._jobs import Call
+from ._jobs import Call, Step
 from ._manifest import Item, Manifest
 from ._routes import call_route
 from .journal import Job, Journal, SQLiteJournal
@@ -225,7 +225,7 @@ def _result(
     )
 
 
-def item_flow(run: _Run, item: Item) -> Generator[Call, Any, ItemResult]:
+def item_flow(run: _Run, item: Item) -> Generator[Step, Any, ItemResult]:
     """One item from wherever the journal says it stopped to its end for this run."""
     key = item.key
     job = run.journal.get(key)

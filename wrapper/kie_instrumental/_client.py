@@ -33,7 +33,6 @@ from ._core import (
     Progress,
     Reply,
     Resolve,
-    Resolved,
     Send,
     Sleep,
     bounded_timeout,
@@ -51,7 +50,17 @@ if TYPE_CHECKING:
         AddInstrumentalRequestVocalGender,
     )
     from kie_instrumental_generated.models.suno_model import SunoModel
-from ._ratelimit import Limiter
+from ._ratelimit import (
+    Acquire,
+    AnyLimiter,
+    BackOff,
+    Reserve,
+    SlotLimiter,
+    aperform,
+    arelease,
+    perform,
+    release,
+)
 from ._routes import Route, call_route, client_route, route_for_call
 from ._transfer import ERROR_PAGE_LIMIT, Budget, Collector, Watchdog, stripped
 from .events import Hook
@@ -86,7 +95,7 @@ def _make_core(
     upload_base_url: str | None,
     timeout: float | httpx.Timeout,
     max_retries: int,
-    rate_limit: tuple[int, float] | Limiter | None,
+    rate_limit: tuple[int, float] | AnyLimiter | None,
     validate_requests: bool,
     clock: Clock | None,
     poll_schedule: PollSchedule | None,
@@ -159,14 +168,15 @@ def _checked_key(api_key: object) -> str:
     return key
 
 
-def _checked_rate_limit(rate_limit: object) -> tuple[int, float] | Limiter | None:
+def _checked_rate_limit(rate_limit: object) -> tuple[int, float] | AnyLimiter | None:
     """None, a limiter object, or (requests >= 1 as an integer, seconds > 0 and finite)."""
     if rate_limit is None:
         return None
-    if callable(getattr(rate_limit, "reserve", None)) and callable(
-        getattr(rate_limit, "back_off", None)
+    if isinstance(rate_limit, SlotLimiter) or (
+        callable(getattr(rate_limit, "reserve", None))
+        and callable(getattr(rate_limit, "back_off", None))
     ):
-        return cast(Limiter, rate_limit)
+        return cast(AnyLimiter, rate_limit)
     rule = "rate_limit must be (requests, seconds) with an integer >= 1 and a finite number > 0"
     if not isinstance(rate_limit, tuple | list) or len(rate_limit) != 2:
         raise ConfigurationError(f"{rule}, a limiter or None, got {_shown(rate_limit)}")
@@ -269,7 +279,7 @@ class KieClient(_BaseClient):
         upload_base_url: str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = 2,
-        rate_limit: tuple[int, float] | Limiter | None = DEFAULT_RATE_LIMIT,
+        rate_limit: tuple[int, float] | AnyLimiter | None = DEFAULT_RATE_LIMIT,
         http_client: httpx.Client | None = None,
         validate_requests: bool = True,
         allow_private_downloads: bool = False,
@@ -456,19 +466,30 @@ class KieClient(_BaseClient):
         create may or may not have reached KIE stays `unknown` (never sent twice)."""
         return self._drive_job(_jobs.resume(journal, download_to, timeout))
 
-    def _drive_job(self, flow: Generator[_jobs.Call, Any, T]) -> T:
+    def _drive_job(self, flow: Generator[_jobs.Step, Any, T]) -> T:
         reply: Any = None
-        error: KieError | None = None
+        error: Exception | None = None
         while True:
             try:
-                call = flow.send(reply) if error is None else flow.throw(error)
+                step = flow.send(reply) if error is None else flow.throw(error)
             except StopIteration as stop:
                 result: T = stop.value
                 return result
+            reply, error = None, None
             try:
-                reply, error = getattr(self, call.method)(*call.args, **call.kwargs), None
+                if isinstance(step, _jobs.Record):
+                    reply = _jobs.perform(step)
+                else:
+                    kwargs = dict(step.kwargs)
+                    if isinstance(kwargs.get("on_progress"), _jobs.Recording):
+                        kwargs["on_progress"] = kwargs["on_progress"].sync()
+                    reply = getattr(self, step.method)(*step.args, **kwargs)
             except KieError as exc:
-                reply, error = None, exc
+                error = exc
+            except Exception as exc:  # the journal's own failure, thrown where it was asked
+                if not isinstance(step, _jobs.Record):
+                    raise
+                error = exc
 
     def close(self) -> None:
         """Close the HTTP client if this client created it (an injected one is left open).
@@ -496,7 +517,7 @@ class KieClient(_BaseClient):
             return self._drive(flow, on_progress)
 
     def _drive(self, flow: Flow[T], on_progress: ProgressCallback | None) -> T:
-        outcome: Reply | Failure | Resolved | None = None
+        outcome: Outcome = None
         while True:
             try:
                 action = flow.send(outcome)
@@ -508,16 +529,21 @@ class KieClient(_BaseClient):
     def _act(self, action: Action, on_progress: ProgressCallback | None) -> Outcome:
         if isinstance(action, Sleep):
             if action.wake_on is not None and self._core.notifier is not None:
-                self._core.notifier.wait(action.wake_on, action.seconds)
-            else:
-                self._core.clock.sleep(action.seconds)
+                return self._core.notifier.wait_any(action.wake_on, action.seconds)
+            self._core.clock.sleep(action.seconds)
         elif isinstance(action, Progress):
             if on_progress is not None:
                 on_progress(action.details)
         elif isinstance(action, Resolve):
             return _files.resolve(action)
+        elif isinstance(action, Acquire | Reserve | BackOff):
+            return perform(action)
         elif isinstance(action, Send):
-            return self._send(action)
+            try:
+                return self._send(action)
+            finally:  # answered, failed or interrupted: the slot's period starts now
+                if action.permit is not None:
+                    release(action.permit)
         return None
 
     def _finished(
@@ -598,7 +624,7 @@ class AsyncKieClient(_BaseClient):
         upload_base_url: str | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = 2,
-        rate_limit: tuple[int, float] | Limiter | None = DEFAULT_RATE_LIMIT,
+        rate_limit: tuple[int, float] | AnyLimiter | None = DEFAULT_RATE_LIMIT,
         http_client: httpx.AsyncClient | None = None,
         validate_requests: bool = True,
         allow_private_downloads: bool = False,
@@ -760,7 +786,7 @@ class AsyncKieClient(_BaseClient):
         timeout: float = 600.0,
         **fields: Any,
     ) -> Job:
-        """KieClient.run_job, awaited (the journal's own calls are short and synchronous)."""
+        """KieClient.run_job, awaited (the journal is awaited too: see kie_instrumental.journal)."""
         key = job_key or _jobs.new_job_key()
         return await self._drive_job(
             _jobs.run_job(journal, key, {"route": self._route.name, **fields}, download_to, timeout)
@@ -776,19 +802,30 @@ class AsyncKieClient(_BaseClient):
         """KieClient.resume, awaited."""
         return await self._drive_job(_jobs.resume(journal, download_to, timeout))
 
-    async def _drive_job(self, flow: Generator[_jobs.Call, Any, T]) -> T:
+    async def _drive_job(self, flow: Generator[_jobs.Step, Any, T]) -> T:
         reply: Any = None
-        error: KieError | None = None
+        error: Exception | None = None
         while True:
             try:
-                call = flow.send(reply) if error is None else flow.throw(error)
+                step = flow.send(reply) if error is None else flow.throw(error)
             except StopIteration as stop:
                 result: T = stop.value
                 return result
+            reply, error = None, None
             try:
-                reply, error = await getattr(self, call.method)(*call.args, **call.kwargs), None
+                if isinstance(step, _jobs.Record):
+                    reply = await _jobs.aperform(step)  # never a blocking call on the loop
+                else:
+                    kwargs = dict(step.kwargs)
+                    if isinstance(kwargs.get("on_progress"), _jobs.Recording):
+                        kwargs["on_progress"] = kwargs["on_progress"].async_()
+                    reply = await getattr(self, step.method)(*step.args, **kwargs)
             except KieError as exc:
-                reply, error = None, exc
+                error = exc
+            except Exception as exc:  # the journal's own failure, thrown where it was asked
+                if not isinstance(step, _jobs.Record):
+                    raise
+                error = exc
 
     async def close(self) -> None:
         """Close the HTTP client if this client created it (an injected one is left open).
@@ -816,7 +853,7 @@ class AsyncKieClient(_BaseClient):
             return await self._drive(flow, on_progress)
 
     async def _drive(self, flow: Flow[T], on_progress: Callable[[TaskDetails], Any] | None) -> T:
-        outcome: Reply | Failure | Resolved | None = None
+        outcome: Outcome = None
         while True:
             try:
                 action = flow.send(outcome)
@@ -830,9 +867,8 @@ class AsyncKieClient(_BaseClient):
     ) -> Outcome:
         if isinstance(action, Sleep):
             if action.wake_on is not None and self._core.notifier is not None:
-                await self._core.notifier.await_(action.wake_on, action.seconds)
-            else:
-                await self._core.clock.asleep(action.seconds)
+                return await self._core.notifier.await_any(action.wake_on, action.seconds)
+            await self._core.clock.asleep(action.seconds)
         elif isinstance(action, Progress):
             if on_progress is not None:
                 called = on_progress(action.details)
@@ -840,8 +876,14 @@ class AsyncKieClient(_BaseClient):
                     await called
         elif isinstance(action, Resolve):
             return await _files.aresolve(action)
+        elif isinstance(action, Acquire | Reserve | BackOff):
+            return await aperform(action)  # a shared limiter's I/O is awaited, never blocking
         elif isinstance(action, Send):
-            return await self._send(action)
+            try:
+                return await self._send(action)
+            finally:  # answered, failed or cancelled: the slot's period starts now
+                if action.permit is not None:
+                    await arelease(action.permit)
         return None
 
     async def _finished(

@@ -43,7 +43,18 @@ from ._models import (
     optional_non_negative,
 )
 from ._polling import PollSchedule
-from ._ratelimit import Kind, Limiter, RateLimiter, Slot, SlotLimiter
+from ._ratelimit import (
+    Acquire,
+    AnyLimiter,
+    BackOff,
+    Kind,
+    LimitStep,
+    Permit,
+    RateLimiter,
+    Reserve,
+    Slot,
+    SlotLimiter,
+)
 from ._responses import read_envelope
 from ._retry import RetryPolicy, may_have_created_task, should_retry
 from ._text import shown
@@ -76,12 +87,16 @@ class Send:
     stream_to: Sink | None = None
     authenticated: bool | None = None
     body_limit: int = BODY_LIMIT
+    permit: Permit | None = None  # the driver gives it back when the exchange ends, however
 
 
 @attrs.frozen
 class Sleep:
+    """Sleep; with `wake_on` (task ids) the client's notifier may end it early: the outcome
+    is then the id of the task whose callback arrived (else None)."""
+
     seconds: float
-    wake_on: str | None = None  # a task id: the client's notifier may end the sleep early
+    wake_on: tuple[str, ...] | None = None
 
 
 @attrs.frozen
@@ -112,7 +127,7 @@ class Finished:
     result: TaskDetails | KieError
 
 
-Action = Send | Sleep | Progress | Resolve | Finished
+Action = Send | Sleep | Progress | Resolve | Finished | LimitStep
 
 
 @attrs.frozen
@@ -135,7 +150,7 @@ class Failure:
     elapsed: float
 
 
-Outcome = Reply | Failure | Resolved | None
+Outcome = Reply | Failure | Resolved | Slot | float | str | None
 Flow = Generator[Action, Outcome, T]
 
 # A connection that was never made cannot have delivered the request.
@@ -265,7 +280,7 @@ class ClientCore:
         upload_base_url: str,
         timeout: httpx.Timeout,
         max_retries: int,
-        rate_limit: tuple[int, float] | Limiter | None,
+        rate_limit: tuple[int, float] | AnyLimiter | None,
         validate_requests: bool,
         clock: Clock,
         poll_schedule: PollSchedule,
@@ -278,7 +293,7 @@ class ClientCore:
         self.timeout = timeout
         self.retry = RetryPolicy(max_retries=max_retries)
         self.clock = clock
-        self.limiter: Limiter | None = (
+        self.limiter: AnyLimiter | None = (
             RateLimiter(*rate_limit, clock) if isinstance(rate_limit, tuple) else rate_limit
         )
         self.validate_requests = validate_requests
@@ -379,32 +394,31 @@ class ClientCore:
         """Send `op` once (after waiting for a rate-limit slot); its result or its error."""
         limiter = self.limiter if op.rate_limited else None
         kind: Kind = "create" if op.creates_task else "poll"
-        slot: Slot | None = None
+        permit: Permit | None = None
         if isinstance(limiter, SlotLimiter):
             while True:
-                got = limiter.acquire(kind)
+                got = yield Acquire(limiter, kind)
                 if isinstance(got, Slot):
-                    slot = got
+                    permit = Permit(limiter, got)
                     break
                 # Waiting holds no slot: a call cancelled here costs the others nothing.
+                assert isinstance(got, float | int)
                 if trace:
                     trace.rate_limited(limiter, kind, got)
                 yield Sleep(got)
         elif limiter is not None:
-            delay = limiter.reserve(kind)  # a shared limiter: a send time, held while waiting
+            # A limiter without slots: a send time, held while waiting.
+            delay = yield Reserve(limiter, kind)
+            assert isinstance(delay, float | int)
             if delay > 0:
                 if trace:
                     trace.rate_limited(limiter, kind, delay)
                 yield Sleep(delay)
         if trace:
             trace.sent(attempt, attempts)
-        try:
-            outcome = yield Send(op.open, timeout, op.stream_to, op.authenticated)
-        finally:
-            # Also when the caller is cancelled mid-request: the request may have arrived,
-            # so its slot runs its period from now instead of staying taken for good.
-            if slot is not None and isinstance(limiter, SlotLimiter):
-                limiter.finished(slot)
+        # The driver gives the permit back when the answer arrived, or when the caller gave up
+        # mid-request (the request may have arrived): its period runs from then.
+        outcome = yield Send(op.open, timeout, op.stream_to, op.authenticated, permit=permit)
         assert isinstance(outcome, Reply | Failure)
         result, error = _interpret(op, outcome)
         if trace:
@@ -412,7 +426,7 @@ class ClientCore:
         if isinstance(error, RateLimitError) and limiter is not None:
             # The server's window is fuller than ours: every call waits (shared limiters tell
             # every process), not just this one.
-            limiter.back_off(error.retry_after or 1.0)
+            yield BackOff(limiter, error.retry_after or 1.0)
         return cast(T | None, result), error
 
     def call(self, op: Operation[T], request_timeout: float | httpx.Timeout | None) -> Flow[T]:
@@ -514,7 +528,7 @@ class ClientCore:
                 yield Sleep(min(poll.next_delay, left))
             else:  # callbacks expected: they wake us; polling is the slow safety net
                 delay = max(poll.next_delay, self.notifier.safety_poll)
-                yield Sleep(min(delay, left), wake_on=poll.task_id)
+                yield Sleep(min(delay, left), wake_on=(poll.task_id,))
 
     def wait_many(
         self,
@@ -540,13 +554,22 @@ class ClientCore:
         deadline = self.clock.monotonic() + seconds
         polls = {task_id: _TaskPoll(task_id, self.poll_schedule.intervals()) for task_id in ids}
         due = dict.fromkeys(ids, self.clock.monotonic())
+        # Callbacks expected: any task's callback wakes the sleep and that task is polled at
+        # once; otherwise each polls no more than once per safety_poll (as in wait()).
+        floor = self.notifier.safety_poll if self.notifier is not None else 0.0
         while due:
             now = self.clock.monotonic()
             if now >= deadline:
                 break
             task_id = min(due, key=due.__getitem__)
             if due[task_id] > now:
-                yield Sleep(min(due[task_id], deadline) - now)
+                seconds = min(due[task_id], deadline) - now
+                if self.notifier is None:
+                    yield Sleep(seconds)
+                    continue
+                woken = yield Sleep(seconds, wake_on=tuple(due))
+                if isinstance(woken, str) and woken in due:
+                    due[woken] = self.clock.monotonic()
                 continue
             poll = polls[task_id]
             try:
@@ -563,7 +586,7 @@ class ClientCore:
                     del due[task_id]
                     yield Finished(task_id, ended)
                     continue
-            due[task_id] = self.clock.monotonic() + poll.next_delay
+            due[task_id] = self.clock.monotonic() + max(poll.next_delay, floor)
         for task_id in list(due):
             yield Finished(task_id, polls[task_id].timed_out(seconds))
 

@@ -36,7 +36,7 @@ from .events import (
 if TYPE_CHECKING:
     from ._core import Failure, Operation, Reply
     from ._models import TaskDetails
-    from ._ratelimit import Limiter
+    from ._ratelimit import Limiter, SlotLimiter
 
 logger = logging.getLogger("kie_instrumental")
 
@@ -141,7 +141,7 @@ class CallTrace:
             "task_id": op.task_id,
         }
 
-    def rate_limited(self, limiter: Limiter, kind: str, delay: float) -> None:
+    def rate_limited(self, limiter: Limiter | SlotLimiter, kind: str, delay: float) -> None:
         budgets = getattr(limiter, "budgets", None)  # a shared limiter keeps one per kind
         if isinstance(budgets, dict):
             budget = budgets.get(kind)

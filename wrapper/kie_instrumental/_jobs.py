@@ -1,13 +1,17 @@
 """Journaled jobs: the create, wait and download flow with each step recorded, written once as
-a generator of client calls that the sync and async clients drive (`Call` -> the client's own
-method, its result or KieError sent back)."""
+a generator that the sync and async clients drive: `Call` -> the client's own method (its
+result, or its KieError thrown back); `Record` -> the journal (its result, or its exception
+thrown back). The sync client calls the journal; the async one awaits its `<method>_async`
+twin when it has one (RedisJournal: redis.asyncio), else runs it in a worker thread
+(SQLiteJournal), so a journal never blocks the event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import uuid
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Coroutine, Generator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +34,47 @@ class Call:
     kwargs: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-JobFlow = Generator[Call, Any, Job]
+@attrs.frozen
+class Record:
+    """Ask the driver to run `journal.<method>(*args, **kwargs)` and send back its result."""
+
+    journal: Journal
+    method: str
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+def perform(step: Record) -> Any:
+    return getattr(step.journal, step.method)(*step.args, **step.kwargs)
+
+
+async def aperform(step: Record) -> Any:
+    twin = getattr(step.journal, f"{step.method}_async", None)
+    if twin is not None:
+        return await twin(*step.args, **step.kwargs)
+    return await asyncio.to_thread(perform, step)
+
+
+@attrs.frozen
+class Recording:
+    """wait()'s on_progress: each status change is recorded. The driver turns it into a
+    callback (`sync` / `async_`)."""
+
+    journal: Journal
+    key: str
+
+    def step(self, details: TaskDetails) -> Record:
+        return Record(self.journal, "update", (self.key,), {"task_status": str(details.status)})
+
+    def sync(self) -> Callable[[TaskDetails], Any]:
+        return lambda details: perform(self.step(details))
+
+    def async_(self) -> Callable[[TaskDetails], Coroutine[Any, Any, Any]]:
+        return lambda details: aperform(self.step(details))
+
+
+Step = Call | Record
+JobFlow = Generator[Step, Any, Job]
 _UNRESOLVED = ("submitting", "unknown")
 
 
@@ -38,10 +82,10 @@ def new_job_key() -> str:
     return uuid.uuid4().hex
 
 
-def _current(journal: Journal, key: str) -> Job:
-    job = journal.get(key)
+def _current(journal: Journal, key: str) -> Generator[Step, Any, Job]:
+    job = yield Record(journal, "get", (key,))
     assert job is not None, key
-    return job
+    return job  # type: ignore[no-any-return]
 
 
 def run_job(
@@ -55,7 +99,7 @@ def run_job(
     request = dict(fields)
     if request.get("callback_url"):
         request["callback_url"] = with_job_key(str(request["callback_url"]), key)
-    journal.begin(key, request)
+    yield Record(journal, "begin", (key, request))
     return (yield from finish(journal, key, download_to, timeout))
 
 
@@ -65,57 +109,65 @@ def finish(
     """Take the job from wherever its journal says it stopped to done, failed or rejected.
     A `pending` job is sent (it never was); an unresolved one (`submitting`, `unknown`) is
     left as it is; a created one is waited for and downloaded."""
-    job = _current(journal, key)
-    if job.state == "pending" and journal.transition(key, ("pending",), "submitting"):
+
+    def transition(expected: tuple[str, ...], state: str, **fields: Any) -> Record:
+        return Record(journal, "transition", (key, expected, state), fields)
+
+    job = yield from _current(journal, key)
+    if job.state == "pending" and (yield transition(("pending",), "submitting")):
         try:
             task = yield Call("add_instrumental", kwargs=job.request)
         except KieError as exc:
             state = "unknown" if may_have_created_task(exc) else "rejected"
-            journal.transition(key, _UNRESOLVED, state, error=str(exc))
+            yield transition(_UNRESOLVED, state, error=str(exc))
             raise
         try:
             # "unknown" too: a resume elsewhere may have judged this live create unresolved.
-            journal.transition(key, _UNRESOLVED, "created", task_id=task.task_id)
+            yield transition(_UNRESOLVED, "created", task_id=task.task_id)
         except Exception as exc:  # the journal is down: the paid task's id must not be lost
             log.error("job %s: task %s created, the journal did not record it", key, task.task_id)
             exc.add_note(f"task {task.task_id} was created for job {key}; keep its id")
             raise
-    job = _current(journal, key)
+    job = yield from _current(journal, key)
     if job.state in ("submitting", "unknown"):
-        journal.transition(key, ("submitting",), "unknown")
+        yield transition(("submitting",), "unknown")
         log.warning("job %s: the create's outcome is unknown; not sent again", key)
-        return _current(journal, key)
+        return (yield from _current(journal, key))
     if job.state != "created" or job.task_id is None:
         return job
-
-    def progress(details: TaskDetails) -> None:
-        journal.update(key, task_status=str(details.status))
-
     try:
         # The task is read on the route that created it (journaled with the request).
-        options = {"timeout": timeout, "on_progress": progress, "route": job.request.get("route")}
+        options = {
+            "timeout": timeout,
+            "on_progress": Recording(journal, key),
+            "route": job.request.get("route"),
+        }
         details = yield Call("wait", (job.task_id,), options)
     except TaskFailedError as exc:
-        journal.transition(key, ("created",), "failed", task_status=str(exc.status), error=str(exc))
-        return _current(journal, key)
+        yield transition(("created",), "failed", task_status=str(exc.status), error=str(exc))
+        return (yield from _current(journal, key))
     files: list[str] = []
     if download_to is not None:
         paths = yield Call("download", (details, Path(download_to) / key))
         files = [str(p) for p in paths]
-        journal.update(key, files=files)
-    journal.transition(key, ("created",), "done", task_status=str(details.status))
-    return _current(journal, key)
+        yield Record(journal, "update", (key,), {"files": files})
+    yield transition(("created",), "done", task_status=str(details.status))
+    return (yield from _current(journal, key))
 
 
 def resume(
     journal: Journal, download_to: str | os.PathLike[str] | None, timeout: float
-) -> Generator[Call, Any, list[Job]]:
+) -> Generator[Step, Any, list[Job]]:
     """Finish every unfinished job; one job's error is recorded and the others go on."""
-    keys = [job.key for job in journal.unfinished()]
+    jobs: list[Job] = yield Record(journal, "unfinished")
+    keys = [job.key for job in jobs]
     for key in keys:
         try:
             yield from finish(journal, key, download_to, timeout)
         except KieError as exc:
             log.warning("job %s: %s", key, exc)
-            journal.update(key, error=str(exc))
-    return [_current(journal, key) for key in keys]
+            yield Record(journal, "update", (key,), {"error": str(exc)})
+    ended: list[Job] = []
+    for key in keys:
+        ended.append((yield from _current(journal, key)))
+    return ended

@@ -11,16 +11,24 @@ server with the same limit collect 4-22 HTTP 429s; see bench/ratelimit.py.)
 blocks (threads then sleep, asyncio tasks await), and a caller that waits holds nothing, so a
 caller cancelled while waiting costs no slot.
 
-Two interfaces: `Limiter` (reserve a send time, back off on 429), which any shared limiter
-implements (`redis_backend.RedisRateLimit`), and `SlotLimiter`, which adds acquire/finished
-and is preferred by the core when a limiter has it.
+Two interfaces: `Limiter` (reserve a send time, back off on 429), for callers that cannot
+report the answer, and `SlotLimiter` (acquire / finished / back_off), which the core prefers
+and `redis_backend.RedisRateLimit` implements too. A limiter that does I/O may also offer
+`AsyncSlotLimiter`'s awaitable twins, which the async client awaits instead.
+
+The core never calls a limiter: it yields the steps below (`Acquire`, `Reserve`, `BackOff`;
+a `Send` carries its permit) and each client performs them, `perform` in a thread,
+`aperform` on an event loop, so a shared limiter never blocks the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import attrs
 
 from ._clock import Clock
 
@@ -60,6 +68,106 @@ class SlotLimiter(Protocol):
         ...
 
     def back_off(self, seconds: float) -> None: ...
+
+
+@runtime_checkable
+class AsyncSlotLimiter(Protocol):
+    """The awaitable twins of SlotLimiter's methods, for a limiter that does I/O."""
+
+    async def acquire_async(self, kind: Kind = "poll") -> Slot | float: ...
+
+    async def finished_async(self, slot: Slot) -> None: ...
+
+    async def back_off_async(self, seconds: float) -> None: ...
+
+
+# -- the steps the core yields and the clients perform ------------------------------------------
+
+
+@attrs.frozen
+class Acquire:
+    """Ask for a slot: the outcome is the `Slot`, or the seconds to wait before asking again."""
+
+    limiter: SlotLimiter
+    kind: Kind
+
+
+@attrs.frozen
+class Reserve:
+    """A `Limiter` without slots: the outcome is the seconds to wait before sending."""
+
+    limiter: Limiter
+    kind: Kind
+
+
+@attrs.frozen
+class BackOff:
+    limiter: Limiter | SlotLimiter
+    seconds: float
+
+
+@attrs.frozen
+class Permit:
+    """A slot held by a request in flight: the client gives it back when the answer arrived,
+    or when the request was abandoned (cancelled, interrupted)."""
+
+    limiter: SlotLimiter
+    slot: Slot
+
+
+LimitStep = Acquire | Reserve | BackOff
+AnyLimiter = Limiter | SlotLimiter
+
+
+def perform(step: LimitStep) -> Slot | float | None:
+    if isinstance(step, Acquire):
+        return step.limiter.acquire(step.kind)
+    if isinstance(step, Reserve):
+        return step.limiter.reserve(step.kind)
+    step.limiter.back_off(step.seconds)
+    return None
+
+
+# Gives back, in the background, a slot whose acquire was cancelled mid-answer.
+_background: set[asyncio.Task[Any]] = set()
+
+
+async def aperform(step: LimitStep) -> Slot | float | None:
+    limiter = step.limiter
+    if not isinstance(limiter, AsyncSlotLimiter):
+        return perform(step)  # in memory: no I/O to wait for
+    if isinstance(step, BackOff):
+        await limiter.back_off_async(step.seconds)
+        return None
+    assert isinstance(step, Acquire)
+    asking = asyncio.ensure_future(limiter.acquire_async(step.kind))
+    try:
+        return await asyncio.shield(asking)
+    except asyncio.CancelledError:
+        # Cancelled while the answer was on its way: a slot it brings is given back.
+        asking.add_done_callback(lambda done: _give_back_later(limiter, done))
+        raise
+
+
+def _give_back_later(limiter: AsyncSlotLimiter, done: asyncio.Future[Slot | float]) -> None:
+    if done.cancelled() or done.exception() is not None or not isinstance(done.result(), Slot):
+        return
+    task = asyncio.ensure_future(limiter.finished_async(done.result()))  # type: ignore[arg-type]
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+def release(permit: Permit) -> None:
+    permit.limiter.finished(permit.slot)
+
+
+async def arelease(permit: Permit) -> None:
+    limiter = permit.limiter
+    if isinstance(limiter, AsyncSlotLimiter):
+        # Shielded: a caller cancelled in flight still gives its slot back.
+        await asyncio.shield(limiter.finished_async(permit.slot))
+    else:
+        limiter.finished(permit.slot)
 
 
 class RateLimiter:

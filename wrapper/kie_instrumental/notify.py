@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 __all__ = ["DEFAULT_SAFETY_POLL", "LocalNotifier", "Notifier", "wakes"]
@@ -39,13 +39,14 @@ class Notifier(Protocol):
         """A verified callback for `task_id` arrived."""
         ...
 
-    def wait(self, task_id: str, timeout: float) -> bool:
-        """Block up to `timeout` seconds; True as soon as a waking callback for `task_id`
-        arrived (also one that arrived before this call and was not consumed yet)."""
+    def wait_any(self, task_ids: Sequence[str], timeout: float) -> str | None:
+        """Block up to `timeout` seconds; return the first of `task_ids` whose waking callback
+        arrived (also one that arrived before this call and was not consumed yet), else None.
+        `wait()` waits for one task, `wait_all()` / `as_completed()` for any of theirs."""
         ...
 
-    async def await_(self, task_id: str, timeout: float) -> bool:
-        """wait() for asyncio."""
+    async def await_any(self, task_ids: Sequence[str], timeout: float) -> str | None:
+        """wait_any() for asyncio: never blocks the event loop."""
         ...
 
 
@@ -59,7 +60,7 @@ class LocalNotifier:
         self.safety_poll = safety_poll
         self._remember = remember
         self._arrived: OrderedDict[str, None] = OrderedDict()
-        self._waiters: dict[str, list[Callable[[], None]]] = {}
+        self._waiters: dict[str, list[Callable[[str], None]]] = {}
         self._lock = threading.Lock()
 
     def publish(self, task_id: str, stage: str) -> None:
@@ -72,47 +73,75 @@ class LocalNotifier:
                 self._arrived.popitem(last=False)
             waiters = self._waiters.pop(task_id, [])
         for wake in waiters:
-            wake()
+            wake(task_id)
 
-    def _listen(self, task_id: str, wake: Callable[[], None]) -> bool:
-        """Register `wake`; False if a notification was already there (consumed now)."""
+    def _listen(self, task_ids: Sequence[str], wake: Callable[[str], None]) -> str | None:
+        """Register `wake` for each task; a task whose notification was already there instead
+        (consumed now)."""
         with self._lock:
-            if self._arrived.pop(task_id, 0) is None:
-                return False
-            self._waiters.setdefault(task_id, []).append(wake)
-            return True
+            for task_id in task_ids:
+                if task_id in self._arrived:
+                    del self._arrived[task_id]
+                    return task_id
+            for task_id in task_ids:
+                self._waiters.setdefault(task_id, []).append(wake)
+            return None
 
-    def _forget(self, task_id: str, wake: Callable[[], None], woken: bool) -> None:
+    def _forget(
+        self, task_ids: Sequence[str], wake: Callable[[str], None], woken: str | None
+    ) -> None:
         with self._lock:
-            waiters = self._waiters.get(task_id, [])
-            if wake in waiters:
-                waiters.remove(wake)
-                if not waiters:
-                    del self._waiters[task_id]
-            if woken:
-                self._arrived.pop(task_id, None)
+            for task_id in task_ids:
+                waiters = self._waiters.get(task_id, [])
+                if wake in waiters:
+                    waiters.remove(wake)
+                    if not waiters:
+                        del self._waiters[task_id]
+            if woken is not None:
+                self._arrived.pop(woken, None)
+
+    def wait_any(self, task_ids: Sequence[str], timeout: float) -> str | None:
+        event = threading.Event()
+        woken: list[str] = []
+
+        def wake(task_id: str) -> None:
+            woken.append(task_id)
+            event.set()
+
+        early = self._listen(task_ids, wake)
+        if early is not None:
+            return early
+        event.wait(max(0.0, timeout))
+        first = woken[0] if woken else None
+        self._forget(task_ids, wake, first)
+        return first
 
     def wait(self, task_id: str, timeout: float) -> bool:
-        event = threading.Event()
-        if not self._listen(task_id, event.set):
-            return True
-        woken = event.wait(max(0.0, timeout))
-        self._forget(task_id, event.set, woken)
-        return woken
+        """wait_any() for one task: True if its callback arrived."""
+        return self.wait_any((task_id,), timeout) is not None
 
-    async def await_(self, task_id: str, timeout: float) -> bool:
+    async def await_any(self, task_ids: Sequence[str], timeout: float) -> str | None:
         loop = asyncio.get_running_loop()
         woke = asyncio.Event()
+        woken: list[str] = []
 
-        def wake() -> None:  # may run on a receiver's thread
+        def wake(task_id: str) -> None:  # may run on a receiver's thread
+            woken.append(task_id)
             loop.call_soon_threadsafe(woke.set)
 
-        if not self._listen(task_id, wake):
-            return True
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(woke.wait(), max(0.0, timeout))
-        self._forget(task_id, wake, woke.is_set())
-        return woke.is_set()
+        early = self._listen(task_ids, wake)
+        if early is not None:
+            return early
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woke.wait(), max(0.0, timeout))
+        finally:
+            first = woken[0] if woken else None
+            self._forget(task_ids, wake, first)
+        return first
+
+    async def await_(self, task_id: str, timeout: float) -> bool:
+        return await self.await_any((task_id,), timeout) is not None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(safety_poll={self.safety_poll:g})"

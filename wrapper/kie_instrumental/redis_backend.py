@@ -14,19 +14,22 @@ clients', whose clocks drift between machines. The core never imports this modul
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import redis
+import redis.asyncio as aioredis
 
 from ._clock import SystemClock
 from ._errors import RateLimitError
-from ._ratelimit import Kind, RateLimiter
+from ._ratelimit import Kind, RateLimiter, Slot
 from .journal import FINISHED, Job
 from .notify import DEFAULT_SAFETY_POLL, LocalNotifier, wakes
 from .webhooks import Claim
@@ -35,26 +38,38 @@ __all__ = ["RedisDedupStore", "RedisJournal", "RedisNotifier", "RedisRateLimit"]
 
 log = logging.getLogger("kie_instrumental.redis")
 
-# A sliding log of reserved send times (microseconds, server clock) per budget. A request gets
-# the earliest time at which the `limit`-th latest reservation is at least `period` old, and not
-# before the shared back-off; FIFO in the order requests reach Redis, so no process starves.
-# Reservations lie in the future: the caller sleeps until its time, so no window ever holds more
-# than `limit`. Refused (nothing reserved) when the time is further than `max_wait` away.
-_RESERVE = """
+# A sliding log per budget: one entry per request, scored with the moment its period starts
+# (microseconds, server clock). A permit is in flight from the send, scored now + `flight` (the
+# request's longest life: an entry of a process that died still expires); the answer sets its
+# score to the answer's time, as the local limiter counts (see _ratelimit). Granted when fewer
+# than `limit` entries are younger than `period` and the shared back-off has passed; otherwise
+# the microseconds to wait before asking again (a caller waiting holds nothing).
+_ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local limit, period, max_wait = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local limit, period, flight = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - period)
-local at = math.max(now, tonumber(redis.call('GET', KEYS[2]) or '0'))
-local n = redis.call('ZCARD', KEYS[1])
-if n >= limit then
-  local edge = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
-  at = math.max(at, tonumber(edge[2]) + period)
+local wait = tonumber(redis.call('GET', KEYS[2]) or '0') - now
+if wait > 0 then return {0, wait} end
+if redis.call('ZCARD', KEYS[1]) < limit then
+  local id = redis.call('INCR', KEYS[3])
+  redis.call('ZADD', KEYS[1], now + flight, id)
+  redis.call('PEXPIRE', KEYS[1], math.ceil((flight + period) / 1000) + 1000)
+  return {1, id}
 end
-if at - now > max_wait then return {0, at - now} end
-redis.call('ZADD', KEYS[1], at, redis.call('INCR', KEYS[3]))
-redis.call('PEXPIRE', KEYS[1], math.ceil((at - now + period) / 1000) + 1000)
-return {1, at - now}
+local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
+-- Every slot in flight: none frees before a whole period from now.
+if oldest > now then return {0, period} end
+return {0, math.max(oldest + period - now, 1000)}
+"""
+
+# The answer arrived (or the request was abandoned): the entry's period starts now.
+_FINISHED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local at = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if at and tonumber(at) > now then redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1]) end
+return 1
 """
 
 # A 429 moves the shared "not before" forward (never back) for every process.
@@ -68,6 +83,8 @@ return 1
 """
 
 _US = 1_000_000
+# What a failed Redis call may raise: redis-py's errors, and the loop's own timeout.
+_DOWN = (redis.RedisError, OSError, TimeoutError)
 
 
 def _connect(redis_or_url: str | redis.Redis, timeout: float) -> redis.Redis:
@@ -79,13 +96,77 @@ def _connect(redis_or_url: str | redis.Redis, timeout: float) -> redis.Redis:
     return redis_or_url
 
 
+class _AsyncRedis:
+    """redis.asyncio clients for the async client's path, one per event loop (a connection
+    belongs to the loop that opened it): built from the URL, or from the host, port, db and
+    credentials of the given sync client, with the same bounded timeouts."""
+
+    _COPIED = ("host", "port", "db", "username", "password", "socket_timeout")
+
+    def __init__(self, redis_or_url: str | redis.Redis, sync: redis.Redis, timeout: float) -> None:
+        self._url = redis_or_url if isinstance(redis_or_url, str) else None
+        given = sync.connection_pool.connection_kwargs
+        self._kwargs: dict[str, Any] = {k: given[k] for k in self._COPIED if k in given}
+        if "path" in given:
+            self._kwargs["unix_socket_path"] = given["path"]
+        self._kwargs.setdefault("socket_timeout", timeout)
+        self._kwargs["socket_connect_timeout"] = given.get("socket_connect_timeout") or timeout
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _OnLoop] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def on_this_loop(self) -> _OnLoop:
+        loop = asyncio.get_running_loop()
+        found = self._clients.get(loop)
+        if found is None:
+            if self._url is not None:
+                timeouts = {
+                    k: self._kwargs[k] for k in ("socket_timeout", "socket_connect_timeout")
+                }
+                client = aioredis.Redis.from_url(self._url, **timeouts)
+            else:
+                client = aioredis.Redis(**self._kwargs)
+            found = self._clients[loop] = _OnLoop(client)
+        return found
+
+
+class _OnLoop:
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+        self._scripts: dict[str, Any] = {}
+
+    async def run(self, source: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        script = self._scripts.get(source)
+        if script is None:
+            script = self._scripts[source] = self.client.register_script(source)
+        return await script(keys=list(keys), args=list(args))
+
+
+class _RedisSlot(Slot):
+    """A slot in the shared budget: its entry in the budget's sorted set."""
+
+    __slots__ = ("key", "member")
+
+    def __init__(self, key: str, member: str) -> None:
+        super().__init__()
+        self.key = key
+        self.member = member
+
+
 class RedisRateLimit:
     """Rate budgets shared through Redis by every process that uses the same `prefix`.
 
     creates, polls: (requests, seconds) for create requests and for every other request to
-    api.kie.ai (record-info, credits). max_wait: the longest a request waits for its permit;
-    beyond it the request is refused with `RateLimitError` before anything is sent. margin:
-    seconds added to each window, absorbing the jitter between a permit and the send.
+    api.kie.ai (record-info, credits). Counted like the local limiter: a request holds its
+    permit from the send, and its `seconds` start when its answer arrives (KIE counts it in
+    between), so no window at KIE ever holds more than `requests`, whatever the latency.
+    flight_cap: the longest a request may stay in flight; a permit of a process that died
+    mid-request is freed after it (set it to at least your longest request timeout).
+    max_wait: a wait for a permit longer than this (a long shared back-off) is refused with
+    `RateLimitError` before anything is sent.
+
+    The async client awaits Redis through redis.asyncio (never blocking its event loop); the
+    sync client calls redis-py. Both run the same Lua scripts.
 
     When Redis cannot be reached, each process falls back to a local limiter allowing
     `1/fallback_share` of each budget (assume that many processes share the key), logs one
@@ -101,7 +182,7 @@ class RedisRateLimit:
         polls: tuple[int, float] = (20, 10.0),
         prefix: str = "kie",
         max_wait: float = 300.0,
-        margin: float = 0.1,
+        flight_cap: float = 120.0,
         fallback_share: int = 4,
         retry_redis_after: float = 5.0,
         redis_timeout: float = 1.0,
@@ -111,17 +192,21 @@ class RedisRateLimit:
                 raise ValueError(f"{name} must be (requests >= 1, seconds > 0)")
         if fallback_share < 1:
             raise ValueError("fallback_share must be >= 1")
+        if flight_cap <= 0:
+            raise ValueError("flight_cap must be > 0 seconds")
         self._redis = _connect(redis_or_url, redis_timeout)
+        self._aio = _AsyncRedis(redis_or_url, self._redis, redis_timeout)
         self.prefix = prefix
         self.fallback_share = fallback_share
         self.budgets: dict[Kind, tuple[int, float]] = {"create": creates, "poll": polls}
         self.max_wait = max_wait
-        self.margin = margin
-        self._reserve = self._redis.register_script(_RESERVE)
+        self.flight_cap = flight_cap
+        self._acquire = self._redis.register_script(_ACQUIRE)
+        self._finished = self._redis.register_script(_FINISHED)
         self._back_off = self._redis.register_script(_BACK_OFF)
         clock = SystemClock()
         self._fallback = {
-            kind: RateLimiter(max(1, limit // fallback_share), period + margin, clock)
+            kind: RateLimiter(max(1, limit // fallback_share), period, clock)
             for kind, (limit, period) in self.budgets.items()
         }
         self._retry_redis_after = retry_redis_after
@@ -132,30 +217,51 @@ class RedisRateLimit:
     def _key(self, *parts: str) -> str:
         return ":".join((self.prefix, "ratelimit", *parts))
 
-    # -- the limiter interface the core uses --------------------------------------------------
+    # -- the rule, written once for both paths ------------------------------------------------
 
-    def reserve(self, kind: Kind = "poll") -> float:
-        """Reserve the next send time in the `kind` budget; return the seconds to wait."""
-        if self._redis_is_down():
-            return self._fallback[kind].reserve()
+    def _acquire_call(self, kind: Kind) -> tuple[list[str], list[int]]:
         limit, period = self.budgets[kind]
-        try:
-            granted, wait_us = self._reserve(
-                keys=[self._key(kind), self._key("backoff"), self._key("seq")],
-                args=[limit, int((period + self.margin) * _US), int(self.max_wait * _US)],
-            )
-        except redis.RedisError as exc:
-            self._went_down(exc)
-            return self._fallback[kind].reserve()
+        keys = [self._key(kind), self._key("backoff"), self._key("seq")]
+        return keys, [limit, int(period * _US), int(self.flight_cap * _US)]
+
+    def _granted(self, kind: Kind, answer: Sequence[Any]) -> Slot | float:
         self._came_back()
-        if not granted:
-            wait = int(wait_us) / _US
+        granted, value = int(answer[0]), int(answer[1])
+        if granted:
+            return _RedisSlot(self._key(kind), str(value))
+        wait = value / _US
+        if wait > self.max_wait:
             raise RateLimitError(
                 f"no {kind} permit within max_wait={self.max_wait:g} s (next in {wait:.1f} s); "
                 "nothing was sent",
                 retry_after=wait,
             )
-        return max(0.0, int(wait_us) / _US)
+        return wait
+
+    # -- the limiter interface: the sync client calls these ------------------------------------
+
+    def acquire(self, kind: Kind = "poll") -> Slot | float:
+        """A permit to send one request of `kind` now, or the seconds to wait before asking
+        again (holding nothing meanwhile)."""
+        if self._redis_is_down():
+            return self._fallback[kind].acquire(kind)
+        keys, args = self._acquire_call(kind)
+        try:
+            answer = self._acquire(keys=keys, args=args)
+        except _DOWN as exc:
+            self._went_down(exc)
+            return self._fallback[kind].acquire(kind)
+        return self._granted(kind, answer)
+
+    def finished(self, slot: Slot) -> None:
+        """The request's answer arrived, or it was abandoned: its period starts now."""
+        if not isinstance(slot, _RedisSlot):
+            self._local_finished(slot)
+            return
+        try:
+            self._finished(keys=[slot.key], args=[slot.member])
+        except _DOWN as exc:  # the entry expires after flight_cap
+            self._went_down(exc)
 
     def back_off(self, seconds: float) -> None:
         """KIE answered 429: every process sends nothing for `seconds`."""
@@ -165,8 +271,47 @@ class RedisRateLimit:
             return
         try:
             self._back_off(keys=[self._key("backoff")], args=[int(seconds * _US)])
-        except redis.RedisError as exc:
+        except _DOWN as exc:
             self._went_down(exc)
+
+    # -- their awaitable twins: the async client awaits these (redis.asyncio) -----------------
+
+    async def acquire_async(self, kind: Kind = "poll") -> Slot | float:
+        if self._redis_is_down():
+            return self._fallback[kind].acquire(kind)
+        keys, args = self._acquire_call(kind)
+        try:
+            answer = await self._aio.on_this_loop().run(_ACQUIRE, keys, args)
+        except _DOWN as exc:
+            self._went_down(exc)
+            return self._fallback[kind].acquire(kind)
+        return self._granted(kind, answer)
+
+    async def finished_async(self, slot: Slot) -> None:
+        if not isinstance(slot, _RedisSlot):
+            self._local_finished(slot)
+            return
+        try:
+            await self._aio.on_this_loop().run(_FINISHED, [slot.key], [slot.member])
+        except _DOWN as exc:
+            self._went_down(exc)
+
+    async def back_off_async(self, seconds: float) -> None:
+        for limiter in self._fallback.values():
+            limiter.back_off(seconds)
+        if self._redis_is_down():
+            return
+        try:
+            await self._aio.on_this_loop().run(
+                _BACK_OFF, [self._key("backoff")], [int(seconds * _US)]
+            )
+        except _DOWN as exc:
+            self._went_down(exc)
+
+    def _local_finished(self, slot: Slot) -> None:
+        # A fallback slot: a slot object is only ever in one of the local windows.
+        for limiter in self._fallback.values():
+            limiter.finished(slot)
 
     # -- Redis unreachable: the documented fallback -------------------------------------------
 
@@ -176,7 +321,7 @@ class RedisRateLimit:
                 return False
             return time.monotonic() - self._down_since < self._retry_redis_after
 
-    def _went_down(self, exc: redis.RedisError) -> None:
+    def _went_down(self, exc: BaseException) -> None:
         with self._lock:
             self._down_since = time.monotonic()
             if self._warned:
@@ -307,6 +452,7 @@ return 1
         self, redis_or_url: str | redis.Redis, *, prefix: str = "kie", redis_timeout: float = 5.0
     ) -> None:
         self._redis = _connect(redis_or_url, redis_timeout)
+        self._aio = _AsyncRedis(redis_or_url, self._redis, redis_timeout)
         self.prefix = prefix
         self._begin = self._redis.register_script(self._BEGIN)
         self._transition = self._redis.register_script(self._TRANSITION)
@@ -314,13 +460,12 @@ return 1
     def _keys(self, key: str) -> list[str]:
         return [f"{self.prefix}:job:{key}", f"{self.prefix}:jobs:unfinished"]
 
-    def begin(self, key: str, request: Mapping[str, Any]) -> Job:
-        self._begin(keys=self._keys(key), args=[json.dumps(dict(request)), key])
-        job = self.get(key)
-        assert job is not None
-        return job
+    # -- the rule, written once: what each call sends and how its answer reads -----------------
 
-    def _change(self, key: str, expected: Sequence[str], state: str, fields: Any) -> bool:
+    def _begin_args(self, key: str, request: Mapping[str, Any]) -> list[str]:
+        return [json.dumps(dict(request)), key]
+
+    def _change_args(self, key: str, expected: Sequence[str], state: str, fields: Any) -> list[str]:
         pairs: list[str] = []
         for name in ("task_id", "task_status", "files", "error"):
             if name in fields:
@@ -328,17 +473,9 @@ return 1
                 text = json.dumps(list(value)) if name == "files" else value
                 pairs += [name, "" if text is None else str(text)]
         finished = "1" if state in FINISHED else "0"
-        args = [state, json.dumps(list(expected)), finished, key, *pairs]
-        return bool(self._transition(keys=self._keys(key), args=args))
+        return [state, json.dumps(list(expected)), finished, key, *pairs]
 
-    def transition(self, key: str, expected: Sequence[str], state: str, **fields: Any) -> bool:
-        return self._change(key, expected, state, fields)
-
-    def update(self, key: str, **fields: Any) -> None:
-        self._change(key, (), "", fields)
-
-    def get(self, key: str) -> Job | None:
-        raw: dict[bytes, bytes] = self._redis.hgetall(self._keys(key)[0])  # type: ignore[assignment]
+    def _job(self, key: str, raw: Mapping[bytes, bytes]) -> Job | None:
         if not raw:
             return None
         row = {k.decode(): v.decode() for k, v in raw.items()}
@@ -353,9 +490,57 @@ return 1
             updated_at=float(row["updated_at"]),
         )
 
+    # -- the Journal interface (redis-py) ------------------------------------------------------
+
+    def begin(self, key: str, request: Mapping[str, Any]) -> Job:
+        self._begin(keys=self._keys(key), args=self._begin_args(key, request))
+        job = self.get(key)
+        assert job is not None
+        return job
+
+    def transition(self, key: str, expected: Sequence[str], state: str, **fields: Any) -> bool:
+        args = self._change_args(key, expected, state, fields)
+        return bool(self._transition(keys=self._keys(key), args=args))
+
+    def update(self, key: str, **fields: Any) -> None:
+        self._transition(keys=self._keys(key), args=self._change_args(key, (), "", fields))
+
+    def get(self, key: str) -> Job | None:
+        raw: dict[bytes, bytes] = self._redis.hgetall(self._keys(key)[0])  # type: ignore[assignment]
+        return self._job(key, raw)
+
     def unfinished(self) -> list[Job]:
         keys: list[bytes] = self._redis.zrange(self._keys("")[1], 0, -1)  # type: ignore[assignment]
         jobs = (self.get(k.decode()) for k in keys)
+        return [job for job in jobs if job is not None and not job.finished]
+
+    # -- its awaitable twins, for the async client (redis.asyncio) ------------------------------
+
+    async def begin_async(self, key: str, request: Mapping[str, Any]) -> Job:
+        await self._aio.on_this_loop().run(
+            self._BEGIN, self._keys(key), self._begin_args(key, request)
+        )
+        job = await self.get_async(key)
+        assert job is not None
+        return job
+
+    async def transition_async(
+        self, key: str, expected: Sequence[str], state: str, **fields: Any
+    ) -> bool:
+        args = self._change_args(key, expected, state, fields)
+        return bool(await self._aio.on_this_loop().run(self._TRANSITION, self._keys(key), args))
+
+    async def update_async(self, key: str, **fields: Any) -> None:
+        args = self._change_args(key, (), "", fields)
+        await self._aio.on_this_loop().run(self._TRANSITION, self._keys(key), args)
+
+    async def get_async(self, key: str) -> Job | None:
+        raw = await self._aio.on_this_loop().client.hgetall(self._keys(key)[0])
+        return self._job(key, cast(dict[bytes, bytes], raw))
+
+    async def unfinished_async(self) -> list[Job]:
+        keys = await self._aio.on_this_loop().client.zrange(self._keys("")[1], 0, -1)
+        jobs = [await self.get_async(cast(bytes, k).decode()) for k in keys]
         return [job for job in jobs if job is not None and not job.finished]
 
     def __repr__(self) -> str:
@@ -380,6 +565,7 @@ class RedisNotifier(LocalNotifier):
     ) -> None:
         super().__init__(safety_poll=safety_poll)
         self._redis = _connect(redis_or_url, redis_timeout)
+        self._aio = _AsyncRedis(redis_or_url, self._redis, redis_timeout)
         self.prefix = prefix
         self.channel = f"{prefix}:callbacks"
         self._keep = keep
@@ -399,7 +585,7 @@ class RedisNotifier(LocalNotifier):
                 pipe.set(self._key(task_id), stage, px=int(self._keep * 1000))
                 pipe.publish(self.channel, task_id)
                 pipe.execute()
-        except redis.RedisError as exc:
+        except _DOWN as exc:
             self._unreachable(exc)
             super().publish(task_id, stage)  # this process's waiters at least
 
@@ -407,9 +593,12 @@ class RedisNotifier(LocalNotifier):
         data = message["data"]
         super().publish(data.decode() if isinstance(data, bytes) else str(data), "complete")
 
+    def _is_listening(self) -> bool:
+        return self._listener is not None and bool(self._listener.is_alive())
+
     def _listening(self) -> None:
         with self._listener_lock:
-            if self._listener is not None and self._listener.is_alive():
+            if self._is_listening():
                 return
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
             pubsub.subscribe(**{self.channel: self._deliver})
@@ -419,27 +608,50 @@ class RedisNotifier(LocalNotifier):
 
     def _listener_failed(self, exc: BaseException, pubsub: Any, thread: Any) -> None:
         thread.stop()  # the next wait subscribes again
-        if isinstance(exc, redis.RedisError):
+        if isinstance(exc, _DOWN):
             self._unreachable(exc)
 
-    def _arrived_before(self, task_id: str) -> bool:
-        """Once per task in this process: was its callback published before we listened?"""
-        if task_id in self._checked:
-            return False
+    def _unchecked(self, task_ids: Sequence[str]) -> list[str]:
+        """The tasks not asked about yet in this process: was a callback published before we
+        listened? (Asked once per task; later ones arrive through the channel.)"""
+        fresh = [task_id for task_id in task_ids if task_id not in self._checked]
         if len(self._checked) > 100_000:
             self._checked.clear()
-        self._checked.add(task_id)
-        return bool(self._redis.exists(self._key(task_id)))
+        self._checked.update(fresh)
+        return fresh
 
-    def _ready(self, task_id: str) -> bool:
+    def _ready(self, task_ids: Sequence[str]) -> str | None:
         try:
             self._listening()
-            return self._arrived_before(task_id)
-        except redis.RedisError as exc:
+            fresh = self._unchecked(task_ids)
+            if not fresh:
+                return None
+            with self._redis.pipeline(transaction=False) as pipe:
+                for task_id in fresh:
+                    pipe.exists(self._key(task_id))
+                found = pipe.execute()
+        except _DOWN as exc:
             self._unreachable(exc)
-            return False
+            return None
+        return next((t for t, hit in zip(fresh, found, strict=True) if hit), None)
 
-    def _unreachable(self, exc: redis.RedisError) -> None:
+    async def _ready_async(self, task_ids: Sequence[str]) -> str | None:
+        try:
+            if not self._is_listening():
+                await asyncio.to_thread(self._listening)  # subscribing: off the event loop
+            fresh = self._unchecked(task_ids)
+            if not fresh:
+                return None
+            async with self._aio.on_this_loop().client.pipeline(transaction=False) as pipe:
+                for task_id in fresh:
+                    pipe.exists(self._key(task_id))
+                found = await pipe.execute()
+        except _DOWN as exc:
+            self._unreachable(exc)
+            return None
+        return next((t for t, hit in zip(fresh, found, strict=True) if hit), None)
+
+    def _unreachable(self, exc: BaseException) -> None:
         if not self._warned:
             self._warned = True
             log.warning(
@@ -448,11 +660,11 @@ class RedisNotifier(LocalNotifier):
                 self.safety_poll,
             )
 
-    def wait(self, task_id: str, timeout: float) -> bool:
-        return self._ready(task_id) or super().wait(task_id, timeout)
+    def wait_any(self, task_ids: Sequence[str], timeout: float) -> str | None:
+        return self._ready(task_ids) or super().wait_any(task_ids, timeout)
 
-    async def await_(self, task_id: str, timeout: float) -> bool:
-        return self._ready(task_id) or await super().await_(task_id, timeout)
+    async def await_any(self, task_ids: Sequence[str], timeout: float) -> str | None:
+        return await self._ready_async(task_ids) or await super().await_any(task_ids, timeout)
 
     def close(self) -> None:
         """Stop listening (the thread is a daemon: closing is optional)."""
