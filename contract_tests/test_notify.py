@@ -16,7 +16,7 @@ import pytest
 import redis
 from _notify_workers import wait_in_process
 from _redis_server import RedisServer, free_port
-from kie_instrumental import AsyncKieClient, KieClient, receivers
+from kie_instrumental import AsyncKieClient, KieClient, PollSchedule, receivers
 from kie_instrumental.notify import LocalNotifier, Notifier
 from kie_instrumental.redis_backend import RedisNotifier
 from kie_instrumental.testing import FakeKie
@@ -96,6 +96,64 @@ def test_wait_returns_on_the_callback_with_two_polls(
     assert details.succeeded
     assert time.monotonic() - started < 15
     assert polls(kie) == 2
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_wait_all_and_as_completed_wake_on_any_tasks_callback(
+    flavour: str, fake: tuple[FakeKie, str]
+) -> None:
+    """Three tasks of about 2 s, a poll schedule of 0.3 s that the safety net (60 s) overrides:
+    each task is polled once at once and once when its callback arrives, and the wait ends
+    within a second of the last callback."""
+    kie, base_url = fake
+    notifier = LocalNotifier()
+    arrived: dict[str, float] = {}
+
+    def handler(event: Any) -> None:
+        if event.stage == "complete":
+            arrived.setdefault(event.task_id, time.monotonic())
+        notifier.publish(event.task_id, event.stage)
+
+    app = receivers.starlette_app(kie.webhook_secret, handler)
+    quick = PollSchedule(first=0.3, factor=1.0, cap=0.3)
+    with serve_in_thread(app) as receiver:
+        callback = f"{receiver}{receivers.CALLBACK_PATH}"
+        if flavour == "sync":
+            with KieClient(
+                kie.api_key, base_url=base_url, notifier=notifier, poll_schedule=quick
+            ) as client:
+                ids = [client.add_instrumental(**FIELDS, callback_url=callback).task_id]
+                ids += [client.add_instrumental(**FIELDS, callback_url=callback).task_id]
+                first = next(iter(client.as_completed(ids, timeout=30)))
+                ids.append(client.add_instrumental(**FIELDS, callback_url=callback).task_id)
+                found = client.wait_all(ids, timeout=30)
+        else:
+
+            async def run() -> Any:
+                async with AsyncKieClient(
+                    kie.api_key, base_url=base_url, notifier=notifier, poll_schedule=quick
+                ) as client:
+                    ids = [(await client.add_instrumental(**FIELDS, callback_url=callback)).task_id]
+                    ids += [
+                        (await client.add_instrumental(**FIELDS, callback_url=callback)).task_id
+                    ]
+                    first = None
+                    async for done in client.as_completed(ids, timeout=30):
+                        first = done
+                        break
+                    ids.append(
+                        (await client.add_instrumental(**FIELDS, callback_url=callback)).task_id
+                    )
+                    return first, await client.wait_all(ids, timeout=30)
+
+            first, found = asyncio.run(run())
+        ended = time.monotonic()
+    assert not isinstance(first, Exception) and first is not None and first.task_id in found
+    assert all(not isinstance(d, Exception) and d.succeeded for d in found.values())
+    assert ended - max(arrived.values()) < 1.5
+    # as_completed: 2 tasks x (at once + one woken); wait_all: 3 x (at once, and once more
+    # for the task not yet seen done): no poll on the 0.3 s schedule.
+    assert polls(kie) <= 2 * 2 + 3 + 2, polls(kie)
 
 
 def test_a_waiter_in_another_process_wakes_through_redis(
