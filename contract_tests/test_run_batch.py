@@ -13,10 +13,11 @@ import json
 import multiprocessing
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _batch_workers import FAST_POLLS, open_journal, run, write_manifest
-from kie_instrumental import AsyncKieClient, KieClient
+from kie_instrumental import AsyncKieClient, KieClient, receivers
 from kie_instrumental._spec import (
     ADD_INSTRUMENTAL_PATH,
     MARKET_CREATE_PATH,
@@ -24,7 +25,8 @@ from kie_instrumental._spec import (
     RECORD_INFO_PATH,
 )
 from kie_instrumental.batch import NO_CALLBACK_URL, ManifestError, run_batch, run_batch_async
-from kie_instrumental.journal import SQLiteJournal
+from kie_instrumental.journal import Journal, SQLiteJournal, record_callback
+from kie_instrumental.notify import LocalNotifier, Notifier
 from kie_instrumental.testing import FakeKie
 from kie_instrumental.testing._audio import synth_wav
 from kie_instrumental.testing._server import serve_in_thread
@@ -401,3 +403,97 @@ def test_cli_batch_route(fake, tmp_path, monkeypatch, capsys, route):
     assert {item["route"] for item in finished} == {route}
     assert {task.route for task in kie.tasks.values()} == {route} and len(kie.tasks) == 2
     assert calls(kie)[PATHS[route][0]] == 2
+
+
+# -- the listening wait ----------------------------------------------------------------------
+
+
+def polls_per_task(kie: FakeKie) -> float:
+    seen = calls(kie)
+    return (seen[RECORD_INFO_PATH] + seen[MARKET_RECORD_PATH]) / len(kie.tasks)
+
+
+@pytest.fixture
+def slow_fake() -> Iterator[tuple[FakeKie, str]]:
+    """Tasks of about 2.4 s with their callbacks: a poll every 0.2 s asks about 10 times."""
+    kie = FakeKie(rate_limit=None, stage_seconds=0.8, callbacks="loopback", audio_seconds=0.2)
+    with serve_in_thread(kie.app) as base_url:
+        yield kie, base_url
+
+
+def publishing_receiver(kie: FakeKie, notifier: Notifier, journal: Journal | None = None) -> Any:
+    """A receiver that publishes each verified callback (and records it in `journal`)."""
+
+    def handle(event: Any) -> None:
+        if journal is not None:
+            record_callback(journal, event)
+        notifier.publish(event.task_id, event.stage)
+
+    return serve_in_thread(receivers.starlette_app(kie.webhook_secret, handle))
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+@pytest.mark.parametrize("listening", [True, False])
+def test_with_a_notifier_items_wake_on_callbacks_and_polls_drop(
+    slow_fake, tmp_path, flavour, listening
+):
+    kie, base_url = slow_fake
+    manifest = write_manifest(tmp_path / "batch.csv", 4)
+    notifier = LocalNotifier()  # safety net: one poll a minute
+    with publishing_receiver(kie, notifier) as receiver:
+        options: dict[str, Any] = {
+            "concurrency": 4,
+            "callback_url": f"{receiver}{receivers.CALLBACK_PATH}",
+            "notifier": notifier if listening else None,
+        }
+        if flavour == "sync":
+            with client_for(kie, base_url) as client:
+                report = run_batch(client, manifest, tmp_path / "out", **options)
+        else:
+
+            async def go() -> Any:
+                async with AsyncKieClient(
+                    api_key=kie.api_key,
+                    base_url=base_url,
+                    rate_limit=None,
+                    poll_schedule=FAST_POLLS,
+                ) as client:
+                    return await run_batch_async(client, manifest, tmp_path / "out", **options)
+
+            report = asyncio.run(go())
+    assert report.counts == {"done": 4} and len(kie.tasks) == 4
+    assert len(list((tmp_path / "out").glob("*/*.wav"))) == 8
+    if listening:  # one poll at once, one that confirms the callback (a third at worst)
+        assert polls_per_task(kie) <= 3
+    else:  # polling only, every 0.2 s, for about 2.4 s (fewer on a loaded machine)
+        assert polls_per_task(kie) >= 4
+
+
+def test_cli_batch_with_redis_and_a_callback_url_listens(
+    slow_fake, tmp_path, monkeypatch, capsys, redis_server, redis_prefix
+):
+    from kie_instrumental.redis_backend import RedisJournal, RedisNotifier
+
+    kie, base_url = slow_fake
+    monkeypatch.setenv("KIE_API_KEY", kie.api_key)
+    # The CLI's client polls every 0.2 s here: only listening keeps it to two polls a task.
+    monkeypatch.setattr("kie_instrumental._client.PollSchedule", lambda: FAST_POLLS)
+    manifest = write_manifest(tmp_path / "batch.csv", 3)
+    notifier = RedisNotifier(redis_server.url, prefix=redis_prefix)
+    journal = RedisJournal(redis_server.url, prefix=redis_prefix)
+    with publishing_receiver(kie, notifier, journal) as receiver:
+        code = cli(
+            base_url,
+            str(manifest),
+            "--out",
+            str(tmp_path / "out"),
+            "--json",
+            "--redis",
+            redis_server.url,
+            "--redis-prefix",
+            redis_prefix,
+            "--callback-url",
+            f"{receiver}{receivers.CALLBACK_PATH}",
+        )
+    assert code == 0 and len(kie.tasks) == 3
+    assert polls_per_task(kie) <= 3

@@ -12,6 +12,7 @@ machines on one Redis) off each other's items.
 from __future__ import annotations
 
 import asyncio
+import copy
 import csv
 import json
 import logging
@@ -20,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 
@@ -34,6 +35,7 @@ from .journal import Job, Journal, SQLiteJournal
 
 if TYPE_CHECKING:
     from ._client import AsyncKieClient, KieClient
+    from .notify import Notifier
 
 log = logging.getLogger("kie_instrumental")
 
@@ -409,6 +411,20 @@ def _take_elsewhere(run: _Run) -> list[Item]:
     return again
 
 
+_C = TypeVar("_C", "KieClient", "AsyncKieClient")
+
+
+def _listening(client: _C, notifier: Notifier | None) -> _C:
+    """The client whose waits listen to `notifier`: a view sharing everything else (HTTP
+    connections, rate limit, hooks), so the caller's own client is left as it was."""
+    if notifier is None or client._core.notifier is notifier:
+        return client
+    view = copy.copy(client)
+    view._core = copy.copy(client._core)
+    view._core.notifier = notifier
+    return view
+
+
 # -- drivers ------------------------------------------------------------------------------------
 
 
@@ -422,6 +438,7 @@ def run_batch(
     concurrency: int = 4,
     route: str | None = None,
     callback_url: str | None = None,
+    notifier: Notifier | None = None,
     timeout: float = 600.0,
     max_credits: float | None = None,
     defaults: Mapping[str, Any] | None = None,
@@ -438,9 +455,12 @@ def run_batch(
     machines. route: "market" or "legacy" (default: the client's); recorded in the journal and
     the report, and a resumed item is read on the route it was created on whatever this run's.
     callback_url: where KIE sends results (the job key rides in its query); None:
-    poll only. timeout: each item's wait deadline. max_credits: stop creating new tasks once the
-    account's credits fell this much since the start. defaults: request fields (keywords) for
-    what rows leave empty, e.g. tags and negative_tags for a folder.
+    poll only. notifier: the listening wait (see kie_instrumental.notify; default the
+    client's own): items wake on the verified callbacks your receiver publishes to it, and
+    polling drops to its safety net. timeout: each item's wait deadline. max_credits: stop
+    creating new tasks once the account's credits fell this much since the start. defaults:
+    request fields (keywords) for what rows leave empty, e.g. tags and negative_tags for a
+    folder.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be >= 1")
@@ -460,6 +480,7 @@ def run_batch(
     )
     if max_credits is not None:
         run.start_credits = client.get_credits()
+    client = _listening(client, notifier)
     items, lock = manifest.items(), threading.Lock()
 
     def drive(item: Item) -> None:
@@ -504,6 +525,7 @@ async def run_batch_async(
     concurrency: int = 4,
     route: str | None = None,
     callback_url: str | None = None,
+    notifier: Notifier | None = None,
     timeout: float = 600.0,
     max_credits: float | None = None,
     defaults: Mapping[str, Any] | None = None,
@@ -530,6 +552,7 @@ async def run_batch_async(
     )
     if max_credits is not None:
         run.start_credits = await client.get_credits()
+    client = _listening(client, notifier)
 
     async def worker(items: Iterator[Item]) -> None:
         for item in items:  # shared iterator: each item goes to one task

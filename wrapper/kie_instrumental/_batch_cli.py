@@ -14,6 +14,7 @@ import attrs
 if TYPE_CHECKING:  # loaded when the command runs, so the CLI starts fast
     from ._batch import BatchEvent, BatchReport
     from .journal import Journal
+    from .notify import Notifier
 
 EXIT_INCOMPLETE = 12  # as `resume`: items left not done (failed, unknown, skipped, ...)
 
@@ -60,7 +61,10 @@ def add_parser(commands: Any) -> None:
     store = batch.add_mutually_exclusive_group()
     store.add_argument("--journal", metavar="PATH", help="SQLite journal (default: in DIR)")
     store.add_argument(
-        "--redis", metavar="URL", help="journal, claims and rate limit in Redis (many machines)"
+        "--redis",
+        metavar="URL",
+        help="journal, claims and rate limit in Redis (many machines); with --callback-url, "
+        "waits listen for the callbacks your receiver publishes to RedisNotifier there",
     )
     batch.add_argument("--redis-prefix", default="kie", help="key prefix in Redis")
     batch.set_defaults(run=cmd_batch)
@@ -72,14 +76,19 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from .journal import SQLiteJournal
 
     journal: Journal | None = None
+    notifier: Notifier | None = None
     rate_limit: Any = {}
     if args.journal:
         journal = SQLiteJournal(args.journal)
     elif args.redis:
-        from .redis_backend import RedisJournal, RedisRateLimit
+        from .redis_backend import RedisJournal, RedisNotifier, RedisRateLimit
 
         journal = RedisJournal(args.redis, prefix=args.redis_prefix)
         rate_limit = {"rate_limit": RedisRateLimit(args.redis, prefix=args.redis_prefix)}
+        if args.callback_url:
+            # Your receiver publishes verified callbacks here: items wake on them and polling
+            # drops to the safety net.
+            notifier = RedisNotifier(args.redis, prefix=args.redis_prefix)
     defaults = {
         "tags": args.tags,
         "negative_tags": args.negative_tags,
@@ -101,6 +110,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
             journal=journal,
             concurrency=args.concurrency,
             callback_url=None if args.poll else args.callback_url,
+            notifier=notifier,
             timeout=args.timeout,
             max_credits=args.max_credits,
             defaults=defaults,
