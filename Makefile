@@ -57,8 +57,8 @@ bench-ratelimit: $(STAMP) ## 50 concurrent creates against FakeKie at 20/10 s: H
 hostile-big: $(STAMP) ## the receivers refuse a 300 MiB body at flat memory (make test sends 48)
 	KIE_HOSTILE_BODY_MB=300 $(BIN)/python -m pytest contract_tests/test_hostile_callbacks.py -k oversized -p no:xdist -q
 
-mutation: $(STAMP) ## mutmut over the guarantee-bearing modules (MODULES="webhooks receivers" for some); writes contract_tests/mutation-summary.md
-	$(BIN)/python -m mutation $(MODULES)
+mutation: $(STAMP) ## mutmut over the guarantee-bearing modules (MODULES="webhooks receivers" for some, MUTATION_ARGS="--fresh --workers 1"); writes contract_tests/mutation-summary.md
+	$(BIN)/python -m mutation $(MUTATION_ARGS) $(MODULES)
 
 wheel: $(STAMP) ## build the wheel and sdist into dist/
 	$(BIN)/python -m build --outdir dist .

@@ -357,3 +357,50 @@ def test_a_local_path_as_upload_url_gets_the_upload_hint(path: str) -> None:
         assert messages and messages[0].endswith("and pass the URL it returns")
     else:
         assert len(messages) == 1 and "upload the file first with upload_file(path)" in messages[0]
+
+
+def test_a_nested_object_is_checked_field_by_field_and_named_by_its_path() -> None:
+    # The Market route's body nests its fields under `input`: every broken rule is reported at
+    # once, a nested one under its dotted path, and the fields after the nested one still count.
+    validator = compile_object(
+        {
+            "type": "object",
+            "properties": {
+                "model": {"type": "string"},
+                "input": {
+                    "type": "object",
+                    "properties": {
+                        "weight": {"type": "number", "maximum": 1},
+                        "title": {"type": "string"},
+                    },
+                    "required": ["title"],
+                    "additionalProperties": False,
+                },
+                "count": {"type": "integer", "minimum": 1},
+            },
+            "required": ["model"],
+        }
+    )
+    with pytest.raises(InvalidRequestError) as raised:
+        validator.validate({"input": {"weight": 2}, "count": 0})
+    assert [(v["field"], v["rule"]) for v in raised.value.violations] == [
+        ("model", "required"),
+        ("input.title", "required"),
+        ("input.weight", "maximum"),
+        ("count", "minimum"),
+    ]
+    assert "weight (input.weight): must be a finite number at most 1, got 2" in raised.value.message
+    with pytest.raises(InvalidRequestError) as not_an_object:
+        validator.validate({"model": "m", "input": "x", "count": 1})
+    assert not_an_object.value.message == "input (input): must be a JSON object, got 'x'"
+    validator.validate({"model": "m", "input": {"title": "t"}})
+    # Numbers inside the nested object are sent as floats too; a non-object is passed on.
+    body = validator.normalized(
+        {"model": "m", "input": {"weight": Decimal("0.5"), "title": "t"}, "count": 2}
+    )
+    assert body == {"model": "m", "input": {"weight": 0.5, "title": "t"}, "count": 2}
+    assert type(body["input"]["weight"]) is float
+    assert validator.normalized({"input": "x", "other": {"a": Decimal(1)}}) == {
+        "input": "x",
+        "other": {"a": Decimal(1)},
+    }

@@ -77,6 +77,8 @@ def _stage(module: str, tests: list[str], tool: dict[str, Any]) -> Path:
     settings["only_mutate"] = [f"src/kie_instrumental/{module}.py"]
     settings["pytest_add_cli_args_test_selection"] = [f"contract_tests/{t}" for t in tests]
     settings["also_copy"] = list(LINKED)
+    # Each mutant's tests fastest first (`mutation/order.py`, found through PYTHONPATH).
+    settings["pytest_add_cli_args"] = ["-p", "mutation.order"]
     lines = ["[tool.mutmut]"]
     lines += [f"{key} = {_toml_value(value)}" for key, value in settings.items()]
     lines.append("\n[tool.pytest.ini_options]")
@@ -101,14 +103,22 @@ def _equivalents() -> set[str]:
     return set(re.findall(r"^- `([\w.]+__mutmut_\d+)`", EQUIVALENTS.read_text("utf-8"), re.M))
 
 
-def _write_summary(rows: dict[str, dict[str, str]], durations: dict[str, float]) -> None:
+def _write_summary(rows: dict[str, dict[str, str]], runs: dict[str, dict[str, Any]]) -> None:
     equivalent = _equivalents()
+    last = _read_json(STAGING / "run.json")
+    how = "from scratch" if last.get("fresh") else "re-testing only what changed"
     out = [
         "# Mutation summary (written by `make mutation`; do not edit)",
         "",
-        f"mutmut {_mutmut_version()}, one worker, `nice -n 19`. Equivalent mutants are the ones",
-        "listed in `MUTATION.md`; the score is killed / (checked - equivalent), timeouts counted",
-        "as killed (the mutant hangs a call the tests bound); `not checked`: the run was stopped.",
+        f"mutmut {_mutmut_version()}, `nice -n 19`. Reproduce: `make mutation"
+        f"{' MUTATION_ARGS=--fresh' if last.get('fresh') else ''}`"
+        f" (`python -m mutation{' --fresh' if last.get('fresh') else ''}`).",
+        f"Last run: {', '.join(last.get('modules', [])) or '-'}, {how}, "
+        f"{last.get('workers', '-')} worker(s), {last.get('seconds', 0) / 60:.1f} min in all.",
+        "Equivalent mutants are the ones listed in `MUTATION.md`; the score is killed /",
+        "(checked - equivalent), timeouts counted as killed (the mutant hangs a call the tests",
+        "bound), `no tests` counted as not killed; `not checked`: the run was stopped. `time`: the",
+        "module's last run (`fresh`: every mutant tested).",
         "",
         "| module | mutants | killed | timed out | survived | equivalent | no tests"
         " | not checked | score | time |",
@@ -130,15 +140,21 @@ def _write_summary(rows: dict[str, dict[str, str]], durations: dict[str, float])
         checked = len(results) - counts["not checked"]
         caught = counts["killed"] + counts["timeout"]
         score = f"{100 * caught / (checked - eq):.1f} %" if checked - eq else "-"
+        run = runs.get(module, {})
+        took = f"{run.get('seconds', 0) / 60:.1f} min, {run.get('workers', '-')} w"
+        took += ", fresh" if run.get("fresh") else ""
         out.append(
             f"| `{module}.py` | {len(results)} | {counts['killed']} | {counts['timeout']} "
             f"| {counts['survived']} | {eq} | {counts['no tests']} | {counts['not checked']} "
-            f"| {score} "
-            f"| {durations.get(module, 0) / 60:.0f} min |"
+            f"| {score} | {took} |"
         )
     out += ["", "## Not killed and not listed as equivalent", ""]
     out += survivors or ["None."]
     SUMMARY.write_text("\n".join(out) + "\n", "utf-8")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return dict(json.loads(path.read_text("utf-8"))) if path.exists() else {}
 
 
 def _hash_tests(tests: list[str]) -> str:
@@ -152,11 +168,7 @@ def _summarize(modules: dict[str, list[str]]) -> None:
     """The summary over every module run so far (each keeps its last run's verdicts)."""
     staged = [m for m in modules if (STAGING / m / "mutants").exists()]
     rows = {m: _results(STAGING / m, m) for m in staged}
-    durations = {}
-    for m in staged:
-        seconds = STAGING / m / "duration"
-        durations[m] = float(seconds.read_text("utf-8")) if seconds.exists() else 0.0
-    _write_summary(rows, durations)
+    _write_summary(rows, {m: _read_json(STAGING / m / "run.json") for m in staged})
     print(f"mutation: summary in {SUMMARY.relative_to(ROOT)}", flush=True)
 
 
@@ -173,6 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", metavar="module", help=", ".join(modules))
     parser.add_argument("--summary-only", action="store_true", help="rewrite the summary only")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=tool["kie-mutation"]["workers"],
+        help="mutants tested at once (mutmut's max_children; default %(default)s)",
+    )
+    parser.add_argument(
+        "--fresh", action="store_true", help="forget earlier verdicts: test every mutant again"
+    )
+    parser.add_argument(
         "--no-retest",
         action="store_true",
         help="keep earlier survivors' verdicts even when their tests changed",
@@ -183,11 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(modules)}")
     mutmut = Path(sys.executable).with_name("mutmut")
-    durations: dict[str, float] = {}
     failed: list[str] = []
+    started = time.monotonic()
     for module in chosen:
         if args.summary_only:
             break
+        if args.fresh:
+            shutil.rmtree(STAGING / module, ignore_errors=True)
         stage = _stage(module, modules[module], tool)
         print(f"mutation: {module}.py against {', '.join(modules[module])}", flush=True)
         # Survivors are tested again only when the chosen tests changed since their verdict.
@@ -196,10 +219,12 @@ def main(argv: list[str] | None = None) -> int:
         stale = (stage / "mutants").exists() and (
             not recorded.exists() or recorded.read_text("utf-8").strip() != tests_hash
         )
+        fresh = not (stage / "mutants").exists()
         start = time.monotonic()
-        # One worker at the lowest priority: the machine is shared with test runs.
-        command = ["nice", "-n", "19", str(mutmut), "run", "--max-children", "1"]
+        # The lowest priority: the machine is shared with test runs.
+        command = ["nice", "-n", "19", str(mutmut), "run", "--max-children", str(args.workers)]
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         code = subprocess.run(command, cwd=stage, env=env, check=False).returncode  # noqa: S603
         # mutmut keeps a verdict until the function changes; tests may have sharpened since.
         equivalent = _equivalents()
@@ -215,9 +240,13 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(module)
         else:
             recorded.write_text(tests_hash + "\n", "utf-8")
-        durations[module] = time.monotonic() - start
-        (stage / "duration").write_text(f"{durations[module]:.0f}\n", "utf-8")
+        run = {"seconds": round(time.monotonic() - start), "workers": args.workers, "fresh": fresh}
+        (stage / "run.json").write_text(json.dumps(run) + "\n", "utf-8")
         _summarize(modules)
+    if not args.summary_only:
+        total = {"seconds": round(time.monotonic() - started), "workers": args.workers}
+        total |= {"fresh": args.fresh, "modules": chosen}
+        (STAGING / "run.json").write_text(json.dumps(total) + "\n", "utf-8")
     _summarize(modules)
     if failed:
         print(f"mutation: mutmut failed for {', '.join(failed)}", file=sys.stderr)
