@@ -6,6 +6,7 @@ module, the tests chosen for it). The mutation run itself is `make mutation`, no
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -60,3 +61,19 @@ def test_the_staging_copy_is_read_by_mutmut_as_intended(
     ]
     assert config.process_isolation.value == TOOL["mutmut"]["process_isolation"]
     assert os.path.samefile(stage / "contract_tests", ROOT / "contract_tests")
+
+
+def test_a_mutants_tests_run_fastest_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from mutation import order
+
+    durations = {"t.py::slow": 9.0, "t.py::fast": 0.1, "t.py::mid": 1.0}
+    (tmp_path / "mutmut-stats.json").write_text(json.dumps({"duration_by_test": durations}))
+    items = [
+        SimpleNamespace(nodeid=n) for n in ("t.py::new", "t.py::slow", "t.py::fast", "t.py::mid")
+    ]
+    monkeypatch.chdir(tmp_path)
+    order.pytest_collection_modifyitems(items)
+    # Unmeasured tests last: a mutant's run stops at its first failing test.
+    assert [i.nodeid for i in items] == ["t.py::fast", "t.py::mid", "t.py::slow", "t.py::new"]
