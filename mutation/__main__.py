@@ -103,7 +103,9 @@ def _equivalents() -> set[str]:
     return set(re.findall(r"^- `([\w.]+__mutmut_\d+)`", EQUIVALENTS.read_text("utf-8"), re.M))
 
 
-def _write_summary(rows: dict[str, dict[str, str]], runs: dict[str, dict[str, Any]]) -> None:
+def _write_summary(
+    rows: dict[str, dict[str, str]], runs: dict[str, dict[str, Any]], summary: Path
+) -> None:
     equivalent = _equivalents()
     last = _read_json(STAGING / "run.json")
     how = "from scratch" if last.get("fresh") else "re-testing only what changed"
@@ -150,7 +152,7 @@ def _write_summary(rows: dict[str, dict[str, str]], runs: dict[str, dict[str, An
         )
     out += ["", "## Not killed and not listed as equivalent", ""]
     out += survivors or ["None."]
-    SUMMARY.write_text("\n".join(out) + "\n", "utf-8")
+    summary.write_text("\n".join(out) + "\n", "utf-8")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -164,12 +166,12 @@ def _hash_tests(tests: list[str]) -> str:
     return digest.hexdigest()
 
 
-def _summarize(modules: dict[str, list[str]]) -> None:
+def _summarize(modules: dict[str, list[str]], summary: Path = SUMMARY) -> None:
     """The summary over every module run so far (each keeps its last run's verdicts)."""
     staged = [m for m in modules if (STAGING / m / "mutants").exists()]
     rows = {m: _results(STAGING / m, m) for m in staged}
-    _write_summary(rows, {m: _read_json(STAGING / m / "run.json") for m in staged})
-    print(f"mutation: summary in {SUMMARY.relative_to(ROOT)}", flush=True)
+    _write_summary(rows, {m: _read_json(STAGING / m / "run.json") for m in staged}, summary)
+    print(f"mutation: summary in {summary}", flush=True)
 
 
 def _mutmut_version() -> str:
@@ -192,6 +194,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--fresh", action="store_true", help="forget earlier verdicts: test every mutant again"
+    )
+    parser.add_argument(
+        "--summary",
+        type=Path,
+        default=SUMMARY,
+        help="where to write the summary (default: contract_tests/mutation-summary.md)",
     )
     parser.add_argument(
         "--no-retest",
@@ -242,12 +250,12 @@ def main(argv: list[str] | None = None) -> int:
             recorded.write_text(tests_hash + "\n", "utf-8")
         run = {"seconds": round(time.monotonic() - start), "workers": args.workers, "fresh": fresh}
         (stage / "run.json").write_text(json.dumps(run) + "\n", "utf-8")
-        _summarize(modules)
+        _summarize(modules, args.summary)
     if not args.summary_only:
         total = {"seconds": round(time.monotonic() - started), "workers": args.workers}
         total |= {"fresh": args.fresh, "modules": chosen}
         (STAGING / "run.json").write_text(json.dumps(total) + "\n", "utf-8")
-    _summarize(modules)
+    _summarize(modules, args.summary)
     if failed:
         print(f"mutation: mutmut failed for {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
