@@ -4,7 +4,8 @@ on a real loopback port with its own 20 per 10 s limit on, every process with a
 the elapsed time with the ideal (the last of the creates cannot start before
 (P*N/limit - 1) * period seconds; goal: within 10 %).
 
-8. Waiting that listens: T tasks waited for concurrently (AsyncKieClient) against FakeKie on a
+8. Waiting that listens: T tasks waited for concurrently (AsyncKieClient, a wait() each, and
+one as_completed() for all) against FakeKie on a
 real port sending signed callbacks to a receiver on another port. Detection lag = when wait()
 returned minus when the receiver got the task's `complete` callback; record-info calls per
 task. With a LocalNotifier (callbacks wake the waiters, safety-net poll every 60 s) against
@@ -98,7 +99,7 @@ def creates(processes: int, each: int, limit: int, period: float) -> dict[str, A
         server.close()
 
 
-def lag(listening: bool, tasks: int, stage: float) -> dict[str, Any]:
+def lag(listening: bool, tasks: int, stage: float, many: bool = False) -> dict[str, Any]:
     fake = FakeKie(rate_limit=None, stage_seconds=stage, callbacks="loopback", credits=None)
     notifier = LocalNotifier()
     arrived: dict[str, float] = {}
@@ -119,6 +120,10 @@ def lag(listening: bool, tasks: int, stage: float) -> dict[str, Any]:
             await client.wait(task.task_id, timeout=stage * 3 + 120)
             return task.task_id, time.monotonic()
 
+        async def created(client: AsyncKieClient, n: int) -> str:
+            await asyncio.sleep((n * 0.618 % 1) * stage)
+            return (await client.add_instrumental(**{**FIELDS, "callback_url": callback})).task_id
+
         async def run() -> list[tuple[str, float]]:
             async with AsyncKieClient(
                 fake.api_key,
@@ -126,12 +131,17 @@ def lag(listening: bool, tasks: int, stage: float) -> dict[str, Any]:
                 rate_limit=None,
                 notifier=notifier if listening else None,
             ) as client:
-                return await asyncio.gather(*(one(client, n) for n in range(tasks)))
+                if not many:
+                    return await asyncio.gather(*(one(client, n) for n in range(tasks)))
+                # One as_completed() flow for every task (wait_all's engine).
+                ids = await asyncio.gather(*(created(client, n) for n in range(tasks)))
+                found = client.as_completed(ids, timeout=stage * 3 + 120)
+                return [(str(getattr(d, "task_id", "")), time.monotonic()) async for d in found]
 
         done = asyncio.run(run())
         time.sleep(1.0)  # a poll can beat the callback: let the late ones arrive
     lags = sorted(returned - arrived[task_id] for task_id, returned in done)
-    polls = sum(path.endswith("record-info") for _, path in fake.requests)
+    polls = sum(path.endswith(("record-info", "recordInfo")) for _, path in fake.requests)
     return {
         "tasks": tasks,
         "task_seconds": stage * 3,
@@ -153,9 +163,10 @@ def main() -> int:
     result = {
         "wait_listening": lag(True, args.tasks, args.stage),
         "wait_polling_only": lag(False, args.tasks, args.stage),
+        "as_completed_listening": lag(True, args.tasks, args.stage, many=True),
         "creates": creates(args.processes, args.creates, args.limit, args.period),
     }
-    for name in ("wait_listening", "wait_polling_only"):
+    for name in ("wait_listening", "wait_polling_only", "as_completed_listening"):
         w = result[name]
         print(
             f"8. {name}: {w['tasks']} tasks of {w['task_seconds']:g} s, lag after the callback "

@@ -118,9 +118,11 @@ def test_a_live_redis_is_awaited_and_the_whole_job_runs(
     kie, base_url = fake
     limit, notifier, journal = shared(redis_server.url, redis_prefix)
     publisher = RedisNotifier(redis_server.url, prefix=redis_prefix)
-    app = receivers.starlette_app(
-        kie.webhook_secret, lambda event: publisher.publish(event.task_id, event.stage)
-    )
+
+    async def publish(event: Any) -> None:  # an async receiver awaits Redis too
+        await publisher.publish_async(event.task_id, event.stage)
+
+    app = receivers.starlette_app(kie.webhook_secret, publish)
 
     async def run(receiver: str) -> Any:
         async with AsyncKieClient(
@@ -134,10 +136,15 @@ def test_a_live_redis_is_awaited_and_the_whole_job_runs(
         (job, _), gap = asyncio.run(with_heartbeat(lambda: run(receiver)))
     assert job.state == "done" and job.task_id in kie.tasks
     assert journal.get("job-1") == job  # what the async path wrote, read by the sync one
+    assert r_key_exists(redis_server.url, f"{redis_prefix}:callback:{job.task_id}")
     r = redis.Redis.from_url(redis_server.url)
     assert r.zcard(f"{redis_prefix}:ratelimit:create") == 1
     assert r.zcard(f"{redis_prefix}:ratelimit:poll") >= 2
     assert gap < LONGEST_GAP, gap
+
+
+def r_key_exists(url: str, key: str) -> bool:
+    return bool(redis.Redis.from_url(url).exists(key))
 
 
 def test_a_redis_that_never_answers_never_blocks_the_loop(

@@ -13,7 +13,9 @@ key resolves it), `created` (task id known: resume waits and downloads), then `d
 `failed` (KIE's task failed) or `rejected` (KIE refused the create: nothing was paid).
 
 `SQLiteJournal` (standard library) serves the processes of one machine;
-`kie_instrumental.redis_backend.RedisJournal` serves many.
+`kie_instrumental.redis_backend.RedisJournal` serves many. `AsyncKieClient` awaits a journal's
+`<method>_async` twins when it has them (RedisJournal: redis.asyncio) and runs the others in a
+worker thread, so a journal never blocks its event loop.
 """
 
 from __future__ import annotations

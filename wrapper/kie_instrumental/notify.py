@@ -75,6 +75,10 @@ class LocalNotifier:
         for wake in waiters:
             wake(task_id)
 
+    async def publish_async(self, task_id: str, stage: str) -> None:
+        """publish() for an async receiver's handler (RedisNotifier awaits Redis there)."""
+        self.publish(task_id, stage)
+
     def _listen(self, task_ids: Sequence[str], wake: Callable[[str], None]) -> str | None:
         """Register `wake` for each task; a task whose notification was already there instead
         (consumed now)."""

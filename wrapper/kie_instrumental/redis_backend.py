@@ -589,6 +589,20 @@ class RedisNotifier(LocalNotifier):
             self._unreachable(exc)
             super().publish(task_id, stage)  # this process's waiters at least
 
+    async def publish_async(self, task_id: str, stage: str) -> None:
+        """publish() for an async receiver's handler: awaited (redis.asyncio), so the
+        receiver's event loop never waits on Redis."""
+        if not wakes(stage):
+            return
+        try:
+            async with self._aio.on_this_loop().client.pipeline() as pipe:
+                pipe.set(self._key(task_id), stage, px=int(self._keep * 1000))
+                pipe.publish(self.channel, task_id)
+                await pipe.execute()
+        except _DOWN as exc:
+            self._unreachable(exc)
+            super().publish(task_id, stage)
+
     def _deliver(self, message: dict[str, Any]) -> None:
         data = message["data"]
         super().publish(data.decode() if isinstance(data, bytes) else str(data), "complete")
