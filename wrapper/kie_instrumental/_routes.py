@@ -15,6 +15,7 @@ only calls this interface; the clients pick the route (`route=`, `$KIE_ROUTE`, "
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import warnings
@@ -357,17 +358,32 @@ def _discontinued(
 ) -> list[tuple[str, Any, tuple[str, ...]]]:
     """(field, value, current values) for each value the spec marks `x-discontinued`."""
     found = []
+    for path, old, current in _discontinued_rules(schema_name):
+        value: Any = wire
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if value in old:
+            found.append((".".join(path), value, current))
+    return found
+
+
+@functools.cache
+def _discontinued_rules(
+    schema_name: str,
+) -> tuple[tuple[tuple[str, ...], tuple[Any, ...], tuple[str, ...]], ...]:
+    """(wire path, discontinued values, current values) of each field that has any, read
+    from the spec once (a create checks its body against them)."""
+    rules: list[tuple[tuple[str, ...], tuple[Any, ...], tuple[str, ...]]] = []
     for wire_name, declared in _spec.schema(schema_name)["properties"].items():
         target = resolve(declared)
-        value = wire.get(wire_name)
-        if target.get("type") == "object" and "$ref" in declared and isinstance(value, Mapping):
-            inner = _discontinued(_ref_name(declared), value)
-            found += [(f"{wire_name}.{field}", v, current) for field, v, current in inner]
-        elif value in target.get("x-discontinued", ()):
-            old = target["x-discontinued"]
+        if target.get("type") == "object" and "$ref" in declared:
+            inner = _discontinued_rules(_ref_name(declared))
+            rules += [((wire_name, *path), old, current) for path, old, current in inner]
+        elif target.get("x-discontinued"):
+            old = tuple(target["x-discontinued"])
             current = tuple(v for v in target.get("enum", ()) if v not in old)
-            found.append((wire_name, value, current))
-    return found
+            rules.append(((wire_name,), old, current))
+    return tuple(rules)
 
 
 # -- Market answers ------------------------------------------------------------------------------
