@@ -87,6 +87,8 @@ class Reply:
     - `hang`: accept the request and never answer (until the server stops).
     - `drip`: (n_bytes, seconds): the body is sent n bytes at a time with a pause after each.
     - `cut_after`: close the connection after this many body bytes (a truncated answer).
+    - `header_drip`: (n_bytes, seconds): the status line and headers are sent n bytes at a
+      time with a pause after each (the body follows at once, or per `drip`).
     """
 
     status: int = 200
@@ -98,6 +100,7 @@ class Reply:
     hang: bool = False
     drip: tuple[int, float] | None = None
     cut_after: int | None = None
+    header_drip: tuple[int, float] | None = None
 
     @classmethod
     def redirect(cls, status: int, location: str, **options: Any) -> Reply:
@@ -336,7 +339,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if mode == "none" or reply.cut_after is not None:
             self.send_header("Connection", "close")
             self.close_connection = True
-        self.end_headers()
+        if reply.header_drip is None:
+            self.end_headers()
+        elif not self._drip_headers(reply.header_drip, stopping):
+            self.close_connection = True
+            return
         if self.command == "HEAD":
             return
         sent = 0
@@ -361,6 +368,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     return
         if chunked:
             self.wfile.write(b"0\r\n\r\n")
+
+    def _drip_headers(self, drip: tuple[int, float], stopping: threading.Event) -> bool:
+        """Send the buffered status line and headers a few bytes at a time; False when the
+        server stopped meanwhile."""
+        head = b"".join(self._headers_buffer) + b"\r\n"
+        self._headers_buffer = []
+        step, pause = drip
+        for start in range(0, len(head), step):
+            self.wfile.write(head[start : start + step])
+            if stopping.wait(pause):
+                return False
+        return True
 
     def _write(self, data: bytes, chunked: bool) -> None:
         if not data:

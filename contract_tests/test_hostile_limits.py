@@ -5,7 +5,9 @@ keeps a burst under a server's limit on a real port (the server counts the 429s)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import random
 import threading
 import time
 
@@ -126,6 +128,31 @@ def test_cancelled_async_calls_give_their_slots_back() -> None:
 
         # 300 kept slots at 5 per second would make the next call wait about 60 s.
         assert asyncio.run(main()) < 5.0
+
+
+def test_cancelled_async_calls_leave_the_connection_pool_usable() -> None:
+    """Cancellations at random moments of a request: httpcore, cancelled while it hands a
+    connection back, loses it; with 5 connections a few hundred cancellations left none."""
+    with HostileServer() as server:
+        server.script("GET", RECORD_PATH, Reply(200, json=record("PENDING").json(), delay=0.002))
+
+        async def main() -> float:
+            http = httpx.AsyncClient(limits=httpx.Limits(max_connections=5), timeout=3.0)
+            client = AsyncKieClient(
+                API_KEY, base_url=server.url, rate_limit=None, http_client=http, route="legacy"
+            )
+            rng = random.Random(7)
+            for _ in range(300):
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(client.get_task("task-1"), rng.uniform(1e-4, 4e-3))
+            started = time.monotonic()
+            details = await asyncio.wait_for(client.get_task("task-1"), 20)
+            elapsed = time.monotonic() - started
+            assert details.status == "PENDING"
+            await http.aclose()
+            return elapsed
+
+        assert asyncio.run(main()) < 10.0  # before: PoolTimeout, or hung
 
 
 def _burst(kind: str, url: str, key: str, creates: int, limit: tuple[int, float]) -> list[int]:

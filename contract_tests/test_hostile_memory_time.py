@@ -13,12 +13,15 @@ import subprocess
 import sys
 import textwrap
 import time
+import tracemalloc
+import zlib
 
 import pytest
 from _hostile import MB, HostileServer, Reply, endless, repeat
 from _records import record, suno_track
 from _support import API_KEY, CREATE_PATH, CREDIT_PATH, RECORD_PATH, ROOT, VALID_FIELDS
 from kie_instrumental import (
+    APIConnectionError,
     APITimeoutError,
     AsyncKieClient,
     KieClient,
@@ -163,6 +166,61 @@ def test_an_oversized_answer_is_a_typed_error(kind) -> None:
     assert caught.value.http_status == 200
 
 
+def gzip_bomb(zeros: int) -> bytes:
+    """`zeros` zero bytes, gzip-compressed (about 1000:1), built without holding them."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(MB)
+    parts = [packer.compress(block) for _ in range(zeros // MB)]
+    return b"".join([*parts, packer.flush()])
+
+
+BOMB = gzip_bomb(50 * MB)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_compressed_answer_is_capped_while_it_is_inflated(kind, encoding) -> None:
+    """50 MiB of zeros in about 50 KiB of gzip: one network chunk would inflate to all of it
+    at once. Memory stays near the body limit and the answer is a typed error."""
+    body = BOMB if encoding == "gzip" else zlib.compress(bytes(50 * MB), 9)
+    with HostileServer() as server:
+        server.script(
+            "GET", CREDIT_PATH, Reply(200, body=body, headers={"Content-Encoding": encoding})
+        )
+        client = client_for(kind, server.url, max_retries=0)
+        tracemalloc.start()
+        try:
+            with pytest.raises(ResponseTooLargeError):
+                run(kind, lambda c: c.get_credits())(client)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 16 * MB, peak  # the body limit is 2 MiB; the answer inflates to 50 MiB
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_answers_are_asked_for_uncompressed_and_decoded_when_compressed_anyway(kind) -> None:
+    packed = zlib.compress(json.dumps(CREDITS).encode())
+    with HostileServer() as server:
+        server.script(
+            "GET", CREDIT_PATH, Reply(200, body=packed, headers={"Content-Encoding": "deflate"})
+        )
+        assert run(kind, lambda c: c.get_credits())(client_for(kind, server.url)) == 10
+        asked = server.requests[-1].headers.get("Accept-Encoding")
+    assert asked == "identity"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_encoding_that_was_not_asked_for_is_refused(kind) -> None:
+    with HostileServer() as server:
+        server.script(
+            "GET", CREDIT_PATH, Reply(200, body=b"\x1b\x00", headers={"Content-Encoding": "br"})
+        )
+        with pytest.raises(APIConnectionError) as caught:
+            run(kind, lambda c: c.get_credits())(client_for(kind, server.url, max_retries=0))
+    assert "'br', which was not asked for" in str(caught.value)
+
+
 # -- strings a server controls: bounded and escaped -------------------------------------------
 
 
@@ -217,6 +275,37 @@ def test_a_request_ends_within_its_timeout_as_a_whole(kind, name) -> None:
             run(kind, lambda c: c.get_credits())(client)
         # One second of budget; the drip alone would take 40 s or forever.
         assert time.monotonic() - started < 3.5
+
+
+@pytest.mark.parametrize("reused", [False, True], ids=["new connection", "reused connection"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_dripped_answer_headers_count_against_the_whole_request(kind, reused) -> None:
+    """Headers at one byte per 0.2 s: no single read waits 1 s, the headers take 20 s."""
+    dripped = Reply(200, json=CREDITS, header_drip=(1, 0.2))
+    with HostileServer() as server:
+        server.script(
+            "GET", CREDIT_PATH, [Reply(200, json=CREDITS), dripped] if reused else dripped
+        )
+        client = client_for(kind, server.url, max_retries=0, timeout=1.0)
+
+        def calls(c):
+            if kind == "sync":
+                if reused:
+                    c.get_credits()
+                return c.get_credits()
+
+            async def go():
+                if reused:
+                    await c.get_credits()
+                return await c.get_credits()
+
+            return go()
+
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError):
+            run(kind, calls)(client)
+        assert time.monotonic() - started < 4.5
+        assert server.count("GET", CREDIT_PATH) == (2 if reused else 1)
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -62,7 +62,15 @@ from ._ratelimit import (
     release,
 )
 from ._routes import Route, call_route, client_route, route_for_call
-from ._transfer import ERROR_PAGE_LIMIT, Budget, Collector, Watchdog, stripped
+from ._transfer import (
+    ERROR_PAGE_LIMIT,
+    Budget,
+    Collector,
+    Decoder,
+    Watchdog,
+    socket_of,
+    stripped,
+)
 from .events import Hook
 from .journal import Job, Journal
 from .notify import Notifier
@@ -214,6 +222,17 @@ def _reply(response: httpx.Response, body: Collector, started: float, clock: Clo
     )
 
 
+async def _araw(response: httpx.Response) -> AsyncIterator[bytes]:
+    if response.is_stream_consumed:  # a transport of the caller's own read it whole
+        yield response.content
+        return
+    async for raw in response.aiter_raw():
+        yield raw
+
+
+_NOTHING = Collector(0)  # what is kept of an answer streamed to a file
+
+
 def _limit_for(action: Send) -> int:
     # A file host's error page is kept only in part; an API answer up to the body limit.
     return ERROR_PAGE_LIMIT if action.stream_to is not None else action.body_limit
@@ -222,6 +241,9 @@ def _limit_for(action: Send) -> int:
 def _with_credentials(core: ClientCore, prepared: dict[str, Any], action: Send) -> dict[str, Any]:
     headers = {
         **prepared.get("headers", {}),
+        # KIE's answers are small JSON and audio is compressed already: nothing is gained by
+        # compression, and an uncompressed answer is bounded by its bytes on the wire.
+        "Accept-Encoding": "identity",
         **core.credentials(prepared["url"], action.authenticated),
     }
     return {**prepared, "headers": headers}
@@ -589,25 +611,43 @@ class KieClient(_BaseClient):
     def _exchange(self, action: Send, budget: Budget, started: float) -> Reply:
         with action.open() as prepared:
             kwargs = _with_credentials(self._core, prepared, action)
-            with (
-                self._http.stream(**kwargs, timeout=action.timeout) as response,
-                self._watchdog.guard(response, budget),
-            ):
-                if action.stream_to is not None and response.is_success:
-                    with action.stream_to.receiving(response) as part:
-                        for chunk in response.iter_bytes():
-                            budget.check()
-                            if not part.write(chunk):
-                                break
+            # Watched from the moment its connection is known: the budget covers connecting,
+            # the answer's headers and its body.
+            watch = self._watchdog.watch(budget)
+            kwargs["extensions"] = {**kwargs.get("extensions", {}), "trace": watch.trace}
+            try:
+                follow = kwargs.pop("follow_redirects", self._http.follow_redirects)
+                request = self._http.build_request(**kwargs, timeout=action.timeout)
+                response = self._http.send(request, stream=True, follow_redirects=follow)
+                try:
+                    watch.found(socket_of(response))  # a transport that does not trace
+                    return self._read(response, action, budget, started)
+                finally:
+                    response.close()
+            finally:
+                watch.end()
+
+    def _read(
+        self, response: httpx.Response, action: Send, budget: Budget, started: float
+    ) -> Reply:
+        decoder = Decoder.of(response)
+        raws = (response.content,) if response.is_stream_consumed else response.iter_raw()
+        if action.stream_to is not None and response.is_success:
+            with action.stream_to.receiving(response) as part:
+                for raw in raws:
+                    for chunk in decoder.pieces(raw):
                         budget.check()
-                    return _reply(response, Collector(0), started, self._core.clock)
-                body = Collector(_limit_for(action))
-                for chunk in response.iter_bytes():
-                    budget.check()
-                    if not body.add(chunk):
-                        break
+                        if not part.write(chunk):
+                            return _reply(response, _NOTHING, started, self._core.clock)
                 budget.check()
-                return _reply(response, body, started, self._core.clock)
+            return _reply(response, _NOTHING, started, self._core.clock)
+        body = Collector(_limit_for(action))
+        for raw in raws:
+            budget.check()
+            if not all(body.add(chunk) for chunk in decoder.pieces(raw)):
+                break
+        budget.check()
+        return _reply(response, body, started, self._core.clock)
 
 
 class AsyncKieClient(_BaseClient):
@@ -653,6 +693,7 @@ class AsyncKieClient(_BaseClient):
         self._core.notifier = notifier
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self._core.timeout)
+        self._abandoned: set[asyncio.Task[Any]] = set()  # exchanges whose callers left
 
     async def add_instrumental(
         self,
@@ -909,40 +950,65 @@ class AsyncKieClient(_BaseClient):
                     outcome = await self._act(action, on_progress)
 
     async def _send(self, action: Send) -> Reply | Failure:
-        clock, started = self._core.clock, self._core.clock.monotonic()
-        budget = Budget(overall(action.timeout))
-        escaping: BaseException | None = None
+        # The exchange runs in a task of its own that the caller's cancellation does not
+        # reach: httpcore, cancelled while it hands a connection back to its pool, loses that
+        # connection for good (a few hundred cancellations exhaust a pool). A cancelled caller
+        # leaves the exchange to end by itself, within its own budget.
+        exchange = asyncio.ensure_future(self._guarded(action))
         try:
-            async with asyncio.timeout(budget.seconds):
-                return await self._exchange(action, budget, started)
-        except TimeoutError:
-            failed = failure_from(budget.exceeded(), clock.monotonic() - started, budget)
-        except httpx.HTTPError as exc:
-            failed = failure_from(exc, clock.monotonic() - started, budget)
-        except KieError as exc:  # ours (a request that cannot be built): as is, bare
-            escaping = exc
-        except Exception as exc:  # from the caller's http_client: its transport, hooks, codecs
-            failed = foreign_failure(exc, clock.monotonic() - started)
-        except BaseException as exc:  # cancellation and the like: propagate, bare
-            escaping = exc
+            outcome, escaping = await asyncio.shield(exchange)
+        except asyncio.CancelledError as cancelled:
+            if not exchange.done():
+                self._abandoned.add(exchange)
+                exchange.add_done_callback(self._abandoned.discard)
+            outcome, escaping = None, cancelled
         if escaping is not None:
             raise stripped(escaping)
-        return failed
+        assert outcome is not None
+        return outcome
+
+    async def _guarded(self, action: Send) -> tuple[Reply | Failure | None, BaseException | None]:
+        """The exchange's outcome, or what must propagate to the caller as is. Nothing is
+        raised here: a KeyboardInterrupt raised in a task of its own would leave the event
+        loop with every frame below the send (and the request's header) on it."""
+        clock, started = self._core.clock, self._core.clock.monotonic()
+        budget = Budget(overall(action.timeout))
+        try:
+            async with asyncio.timeout(budget.seconds):
+                return await self._exchange(action, budget, started), None
+        except TimeoutError:
+            return failure_from(budget.exceeded(), clock.monotonic() - started, budget), None
+        except httpx.HTTPError as exc:
+            return failure_from(exc, clock.monotonic() - started, budget), None
+        except KieError as exc:  # ours (a request that cannot be built): as is, bare
+            return None, exc
+        except Exception as exc:  # from the caller's http_client: its transport, hooks, codecs
+            return foreign_failure(exc, clock.monotonic() - started), None
+        except BaseException as exc:  # KeyboardInterrupt and the like: propagate, bare
+            return None, exc
 
     async def _exchange(self, action: Send, budget: Budget, started: float) -> Reply:
         with action.open() as prepared:
             kwargs = _with_credentials(self._core, prepared, action)
-            async with self._http.stream(**kwargs, timeout=action.timeout) as response:
+            follow = kwargs.pop("follow_redirects", self._http.follow_redirects)
+            request = self._http.build_request(**kwargs, timeout=action.timeout)
+            response = await self._http.send(request, stream=True, follow_redirects=follow)
+            try:
+                decoder = Decoder.of(response)
+                raws = _araw(response)
                 if action.stream_to is not None and response.is_success:
                     with action.stream_to.receiving(response) as part:
-                        async for chunk in response.aiter_bytes():
-                            budget.check()
-                            if not part.write(chunk):
-                                break
-                    return _reply(response, Collector(0), started, self._core.clock)
+                        async for raw in raws:
+                            for chunk in decoder.pieces(raw):
+                                budget.check()
+                                if not part.write(chunk):
+                                    return _reply(response, _NOTHING, started, self._core.clock)
+                    return _reply(response, _NOTHING, started, self._core.clock)
                 body = Collector(_limit_for(action))
-                async for chunk in response.aiter_bytes():
+                async for raw in raws:
                     budget.check()
-                    if not body.add(chunk):
+                    if not all(body.add(chunk) for chunk in decoder.pieces(raw)):
                         break
                 return _reply(response, body, started, self._core.clock)
+            finally:
+                await response.aclose()

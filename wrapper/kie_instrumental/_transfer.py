@@ -6,7 +6,12 @@ httpx's timeouts bound each network read, not the request: a server dripping one
 half second keeps a read-timeout-of-2 request alive forever. So each request also gets an
 overall budget (its largest timeout phase), checked between chunks; the async driver runs the
 exchange under `asyncio.timeout`, and the sync driver has a watchdog thread shut the socket of a
-request that stalls past its budget.
+request that stalls past its budget, from the moment the connection is known (before the
+request is written, so slowly dripped response headers are covered too).
+
+Answers are read raw and decoded here, never by httpx: its decoders inflate a whole network
+chunk at once (64 KiB of gzip can become 64 MiB). The drivers ask for `identity`; a server that
+compresses anyway is inflated a bounded piece at a time.
 """
 
 from __future__ import annotations
@@ -14,10 +19,13 @@ from __future__ import annotations
 import heapq
 import itertools
 import socket
+import sys
 import threading
 import time
+import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -26,6 +34,8 @@ import httpx
 BODY_LIMIT = 2 * 1024 * 1024
 # What is kept of a file host's error page (never the whole page).
 ERROR_PAGE_LIMIT = 64 * 1024
+# The most a compressed answer may inflate to in one step.
+INFLATE_PIECE = 64 * 1024
 
 
 class Budget:
@@ -85,56 +95,158 @@ def stripped(exc: BaseException) -> BaseException:
     return exc
 
 
+class Decoder:
+    """Undoes an answer's Content-Encoding (none, gzip or deflate) a bounded piece at a time:
+    `pieces(raw)` yields at most INFLATE_PIECE bytes per step, so a reader that stops at its
+    limit never holds more than that. Other encodings (br, zstd, stacked ones) were not asked
+    for and are refused."""
+
+    def __init__(self, encoding: str | None) -> None:
+        coding = (encoding or "identity").strip().lower()
+        self._inflater: Any = None
+        self._raw_deflate = False
+        if coding in ("gzip", "x-gzip"):
+            self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif coding == "deflate":  # zlib-wrapped as specified, or raw as some servers send
+            self._inflater = zlib.decompressobj(zlib.MAX_WBITS)
+            self._raw_deflate = True
+        elif coding not in ("identity", ""):
+            raise httpx.DecodingError(
+                f"the answer is encoded as {coding[:40]!r}, which was not asked for"
+            )
+
+    @classmethod
+    def of(cls, response: httpx.Response) -> Decoder:
+        """The decoder for `response`; none for an answer that httpx already read and
+        decoded (a transport of the caller's own gave it whole)."""
+        if response.is_stream_consumed:
+            return cls(None)
+        return cls(response.headers.get("content-encoding"))
+
+    def pieces(self, data: bytes) -> Iterator[bytes]:
+        if self._inflater is None:
+            yield data
+            return
+        try:
+            while data:
+                out = self._inflate(data)
+                data = self._inflater.unconsumed_tail
+                if out:
+                    yield out
+        except zlib.error as exc:
+            raise httpx.DecodingError(f"the answer cannot be decoded: {exc}") from None
+
+    def _inflate(self, data: bytes) -> bytes:
+        try:
+            out: bytes = self._inflater.decompress(data, INFLATE_PIECE)
+        except zlib.error:
+            if not self._raw_deflate:
+                raise
+            self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self._inflater.decompress(data, INFLATE_PIECE)
+        self._raw_deflate = False  # the first bytes decided which deflate it is
+        return out
+
+
+class Watch:
+    """One request under a Watchdog: its socket is shut at its deadline. The socket is given
+    as soon as it is known (`found`), possibly only after the deadline passed."""
+
+    __slots__ = ("_dog", "deadline", "ended", "sock")
+
+    def __init__(self, dog: Watchdog, deadline: float) -> None:
+        self._dog = dog
+        self.deadline = deadline
+        self.sock: socket.socket | None = None
+        self.ended = False
+
+    def found(self, sock: socket.socket | None) -> None:
+        if sock is not None and self.sock is None and not self.ended:
+            self._dog.arm(self, sock)
+
+    def trace(self, name: str, info: dict[str, Any]) -> None:
+        """httpcore's `trace` request extension: the socket of a new connection as soon as it
+        is open; that of a reused one when the request is about to be written."""
+        if self.sock is not None:
+            return
+        if name == "connection.connect_tcp.complete":
+            self.found(_socket_of_stream(info.get("return_value")))
+        elif name.endswith(".send_request_headers.started"):
+            self.found(_socket_of_stream(_sending_stream()))
+
+    def end(self) -> None:
+        self.ended = True
+        if self.sock is not None:
+            self._dog.disarm(self)
+
+
 class Watchdog:
     """One thread for all of a sync client's requests: at a request's deadline it shuts the
     request's socket, which ends a read blocked on a silent or dripping server."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, socket.socket]] = []
-        self._cancelled: set[int] = set()
+        self._heap: list[tuple[float, int, Watch]] = []
         self._ids = itertools.count()
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    @contextmanager
-    def guard(self, response: httpx.Response, budget: Budget) -> Iterator[None]:
-        sock = _socket_of(response)
-        if sock is None:
-            yield
-            return
+    def watch(self, budget: Budget) -> Watch:
+        return Watch(self, budget.deadline)
+
+    def arm(self, watch: Watch, sock: socket.socket) -> None:
         with self._wake:
-            ident = next(self._ids)
-            heapq.heappush(self._heap, (budget.deadline, ident, sock))
+            watch.sock = sock
+            if watch.deadline <= time.monotonic():  # known only after the deadline
+                _shut(sock)
+                return
+            heapq.heappush(self._heap, (watch.deadline, next(self._ids), watch))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, daemon=True)
                 self._thread.start()
             self._wake.notify()
-        try:
-            yield
-        finally:
-            with self._wake:
-                self._cancelled.add(ident)
+
+    def disarm(self, watch: Watch) -> None:
+        with self._wake:
+            watch.ended = True  # dropped from the heap when it comes up
 
     def _run(self) -> None:
         with self._wake:
             while self._heap:
-                deadline, ident, sock = self._heap[0]
-                if ident in self._cancelled:
+                deadline, _, watch = self._heap[0]
+                if watch.ended:
                     heapq.heappop(self._heap)
-                    self._cancelled.discard(ident)
                     continue
                 left = deadline - time.monotonic()
                 if left > 0:
                     self._wake.wait(min(left, 1.0))
                     continue
                 heapq.heappop(self._heap)
-                with suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+                if watch.sock is not None:
+                    _shut(watch.sock)
             self._thread = None
 
 
-def _socket_of(response: httpx.Response) -> socket.socket | None:
-    stream: Any = response.extensions.get("network_stream")
+def _shut(sock: socket.socket) -> None:
+    with suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _sending_stream() -> object:
+    """The network stream of the httpcore connection that is writing a request: httpcore
+    announces a reused connection's send without naming its stream, so it is taken from the
+    connection object on the call stack (its `_network_stream`); None when not found."""
+    frame: FrameType | None = sys._getframe(2)
+    for _ in range(6):
+        if frame is None:
+            break
+        stream = getattr(frame.f_locals.get("self"), "_network_stream", None)
+        if stream is not None:
+            return stream
+        frame = frame.f_back
+    return None
+
+
+def _socket_of_stream(stream: Any) -> socket.socket | None:
     if stream is None:
         return None
     try:
@@ -142,3 +254,7 @@ def _socket_of(response: httpx.Response) -> socket.socket | None:
     except Exception:  # a transport of the caller's own: no socket to watch
         return None
     return sock if isinstance(sock, socket.socket) else None
+
+
+def socket_of(response: httpx.Response) -> socket.socket | None:
+    return _socket_of_stream(response.extensions.get("network_stream"))
