@@ -49,6 +49,7 @@ from ._ratelimit import (
     AnyLimiter,
     BackOff,
     Kind,
+    Limiter,
     LimitStep,
     Permit,
     RateLimiter,
@@ -287,6 +288,8 @@ def _parsed_url_cached(url: str, query: tuple[tuple[str, object], ...]) -> httpx
 def _is_slot_limiter(limiter: object) -> bool:
     # isinstance() against a Protocol walks its members on every call (Python 3.11: ~8 us);
     # the answer depends on the class only.
+    if limiter is None:
+        return False
     cls = type(limiter)
     known = _SLOT_LIMITER_TYPES.get(cls)
     if known is None:
@@ -425,20 +428,21 @@ class ClientCore:
         limiter = self.limiter if op.rate_limited else None
         kind: Kind = "create" if op.creates_task else "poll"
         permit: Permit | None = None
-        if limiter is not None and _is_slot_limiter(limiter):
+        slots = cast(SlotLimiter, limiter) if _is_slot_limiter(limiter) else None
+        if slots is not None:
             while True:
-                got = yield Acquire(cast(SlotLimiter, limiter), kind)
+                got = yield Acquire(slots, kind)
                 if isinstance(got, Slot):
-                    permit = Permit(limiter, got)
+                    permit = Permit(slots, got)
                     break
                 # Waiting holds no slot: a call cancelled here costs the others nothing.
                 assert isinstance(got, float | int)
                 if trace:
-                    trace.rate_limited(limiter, kind, got)
+                    trace.rate_limited(slots, kind, got)
                 yield Sleep(got)
         elif limiter is not None:
             # A limiter without slots: a send time, held while waiting.
-            delay = yield Reserve(limiter, kind)
+            delay = yield Reserve(cast(Limiter, limiter), kind)
             assert isinstance(delay, float | int)
             if delay > 0:
                 if trace:
