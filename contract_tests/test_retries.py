@@ -4,6 +4,8 @@ The fake clock records every sleep, so nothing here sleeps for real."""
 
 from __future__ import annotations
 
+import random
+
 import httpx
 import pytest
 from _support import CREATE_PATH, CREDIT_PATH, RECORD_PATH, VALID_FIELDS
@@ -54,8 +56,9 @@ def test_gets_are_retried_after_transient_failures(client, mock_api, clock, firs
         envelope(430),
         envelope(455),
         envelope(455, 503),
+        envelope(429, 400),
     ],
-    ids=["connect", "connect-timeout", "429", "430", "455", "455 in HTTP 503"],
+    ids=["connect", "connect-timeout", "429", "430", "455", "455 in HTTP 503", "429 in HTTP 400"],
 )
 def test_create_is_retried_only_when_the_task_certainly_does_not_exist(client, mock_api, first):
     route = mock_api.post(CREATE_PATH).mock(side_effect=[first, OK_CREATE])
@@ -154,3 +157,27 @@ def test_a_zero_retry_after_still_waits_a_third_of_a_second(client, mock_api, cl
     )
     assert client.get_credits() == 42
     assert clock.sleeps == [pytest.approx(1 / 3)]
+
+
+@pytest.mark.parametrize("status", [300, 303, 307, 399])
+def test_a_redirected_create_is_never_sent_again_whatever_its_body_code(client, mock_api, status):
+    # A redirect is not KIE's refusal (a 303 says the POST was processed): even a rate-limit
+    # body code under it does not prove that no task was made.
+    route = mock_api.post(CREATE_PATH).mock(side_effect=[envelope(429, status), OK_CREATE])
+    with pytest.raises(RateLimitError) as caught:
+        client.add_instrumental(**VALID_FIELDS)
+    assert route.call_count == 1
+    assert caught.value.http_status == status
+    assert "may have been created" in str(caught.value)
+
+
+@pytest.mark.parametrize(("draw", "factor"), [(0.0, 0.75), (0.5, 1.0), (0.75, 1.125)])
+def test_the_jitter_spreads_each_delay_evenly_over_a_quarter_either_side(
+    make_client, mock_api, clock, monkeypatch, draw, factor
+):
+    # The random draw is pinned: 0 gives the shortest delay, 0.5 the base, towards 1 the longest.
+    monkeypatch.setattr(random.Random, "random", lambda self: draw)
+    mock_api.get(CREDIT_PATH).mock(return_value=envelope(500, 500))
+    with pytest.raises(ServerError):
+        make_client(max_retries=3).get_credits()
+    assert clock.sleeps == [pytest.approx(base * factor) for base in (0.5, 1.0, 2.0)]
