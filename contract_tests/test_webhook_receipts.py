@@ -5,6 +5,7 @@ the warning an operator sees for each refused or deferred callback. Sync and asy
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
@@ -347,3 +348,23 @@ def test_refused_deliveries_are_remembered_up_to_ten_thousand() -> None:
     assert deliver(1) == 401 and kie.asked == 10_001  # the oldest of the 10,000 kept
     assert deliver(0) == 401 and kie.asked == 10_002  # beyond the bound: KIE asked again
     assert handler.events == []
+
+
+def test_callback_received_reports_what_the_body_claims_bounded(deliver: Any) -> None:
+    # Before any check: the Market route's data.taskId, ids cut at 100 characters, and
+    # neither id nor stage when they are not strings (the body is refused after, not crashed).
+    market = {"code": 200, "msg": "ok", "data": {"taskId": "m-1", "state": "success"}}
+    long_id = callback("complete", task_id="t" * 150)
+    not_strings = callback("complete")
+    not_strings["data"].update(task_id=5, callbackType=["complete"])
+    seen: list[object] = []
+    for body in (market, long_id, not_strings):
+        raw, headers = signed(callback())  # signed for another body: refused after the event
+        raw = json.dumps(body).encode()
+        assert deliver(raw, headers, Handler(), hooks=[seen.append]).status == 401
+    received = [e for e in seen if isinstance(e, ev.CallbackReceived)]
+    assert received == [
+        ev.CallbackReceived(task_id="m-1", stage=None),
+        ev.CallbackReceived(task_id="t" * 100, stage="complete"),
+        ev.CallbackReceived(task_id=None, stage=None),
+    ]

@@ -299,3 +299,171 @@ def test_every_stage_is_checked_against_kies_status(client, mock_api, stage, sta
 
 def test_the_known_stages_come_from_the_spec():
     assert wh.known_stages() == {"text", "first", "complete", "error"}
+
+
+# -- the exact reasons and fields a refusal carries ---------------------------------------------
+
+
+def shape_error(body) -> WebhookVerificationError:
+    with pytest.raises(WebhookVerificationError) as caught:
+        wh.parse_callback(body)
+    return caught.value
+
+
+def test_each_refusal_names_its_reason_in_full():
+    body, headers = signed(callback(), at=NOW)
+    assert reject(body, headers, secret="") == "no webhook secret configured"
+    assert reject(b"[1]", headers) == "the body is not a JSON object"
+    no_id = json.dumps({"code": 200, "msg": "", "data": {"callbackType": "text"}}).encode()
+    assert reject(no_id, headers) == "the body has no data.task_id, data.taskId or taskId"
+    assert reject(body, headers, now=NOW + 301) == "timestamp is 301 s old (tolerance 300 s)"
+    assert reject(body, headers, now=NOW - 301) == (
+        "timestamp is 301 s in the future (tolerance 300 s)"
+    )
+    # One second off a zero tolerance is old, not future.
+    assert reject(body, headers, now=NOW + 1, tolerance=0) == "timestamp is 1 s old (tolerance 0 s)"
+    # Twelve digits are still Unix seconds (far in the future); thirteen are refused unread.
+    twelve = {**headers, "X-Webhook-Timestamp": "9" * 12}
+    assert reject(body, twelve) == (
+        f"timestamp is {9 * 10**11 + 99_999_999_999 - NOW} s in the future (tolerance 300 s)"
+    )
+    thirteen = {**headers, "X-Webhook-Timestamp": "9" * 13}
+    assert reject(body, thirteen) == "X-Webhook-Timestamp is not Unix seconds"
+
+
+def test_a_signed_task_id_is_found_where_each_route_puts_it():
+    for document, task_id in [
+        ({"code": 200, "msg": "", "data": {"task_id": "a", "taskId": "b"}, "taskId": "c"}, "a"),
+        ({"code": 200, "msg": "", "data": {"task_id": "", "taskId": "b"}, "taskId": "c"}, "b"),
+        ({"code": 200, "msg": "", "data": {"taskId": 5}, "taskId": "c"}, "c"),
+        ({"code": 200, "msg": "", "data": [1], "taskId": "c"}, "c"),
+    ]:
+        body, headers = signed(document, at=NOW, task_id=task_id)
+        assert wh.verify_signature(body, headers, SECRET, now=NOW) == task_id
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda b: b.update(code="200"), "code must be an integer"),
+        (lambda b: b.update(code=True), "code must be an integer"),
+        (lambda b: b.update(msg=5), "msg must be a string"),
+        (lambda b: b["data"].update(data={"a": 1}), "data.data must be a list or null"),
+        (
+            lambda b: b["data"].update(callbackType=5),
+            "data.callbackType must be a non-empty string, got int",
+        ),
+        (
+            lambda b: b["data"].update(data=[{"id": 5}]),
+            "data.data[0].id must be a string or null, got int",
+        ),
+        (lambda b: b["data"].pop("callbackType"), "'callbackType'"),
+    ],
+)
+def test_a_wrong_shape_is_refused_naming_the_field_and_keeping_the_task_id(change, reason):
+    body = callback()
+    change(body)
+    error = shape_error(body)
+    assert (error.reason, error.task_id) == (f"unexpected callback shape: {reason}", "task-1")
+
+
+def test_a_wrong_market_callback_is_refused_keeping_the_task_id():
+    document = {"code": 200, "msg": "ok", "data": {"taskId": "m-1", "state": "success"}}
+    document["code"] = "200"
+    error = shape_error(document)
+    assert (error.reason, error.task_id) == (
+        "unexpected callback shape: code must be an integer",
+        "m-1",
+    )
+
+
+def test_a_parsed_event_keeps_code_and_message():
+    body = callback(code=200)
+    body["msg"] = "All generated successfully."
+    parsed = wh.parse_callback(body)
+    assert (parsed.code, parsed.msg, parsed.route) == (200, "All generated successfully.", "legacy")
+
+
+# -- what confirmation returns ------------------------------------------------------------------
+
+
+def test_an_error_event_takes_kies_code_and_message_and_no_tracks(client, mock_api):
+    route = mock_api.get(RECORD_PATH)
+    route.mock(return_value=record("GENERATE_AUDIO_FAILED", error_code=531, error_message="boom"))
+    confirmed = wh.confirm(event("error"), client)
+    assert (confirmed.code, confirmed.msg, confirmed.tracks) == (531, "boom", ())
+    assert confirmed.confirmed
+    # KIE gave no code or message: the callback's own are kept.
+    route.mock(return_value=record("GENERATE_AUDIO_FAILED"))
+    own = callback(stage="error", code=501)
+    own["msg"] = "the callback's words"
+    confirmed = wh.confirm(wh.parse_callback(own), client)
+    assert (confirmed.code, confirmed.msg, confirmed.tracks) == (501, "the callback's words", ())
+
+
+def test_each_stage_carries_the_tracks_kie_has_for_it(client, mock_api):
+    tracks = [suno_track(0, id="task-1-0"), suno_track(1, id="task-1-1", audioUrl="")]
+    route = mock_api.get(RECORD_PATH)
+    route.mock(return_value=record("FIRST_SUCCESS", tracks))
+    text = wh.confirm(event("text"), client)
+    assert (text.stage, text.tracks, text.code) == ("text", (), 200)
+    first = wh.confirm(event("first"), client)  # only the finished track
+    assert [t.id for t in first.tracks] == ["task-1-0"]
+    route.mock(return_value=record("SUCCESS", tracks))
+    complete = wh.confirm(wh.parse_callback(callback(code=0)), client)
+    assert [t.id for t in complete.tracks] == ["task-1-0", "task-1-1"]
+    assert complete.code == 200  # KIE's own word replaces the body's
+
+
+def test_text_is_reached_once_kie_reports_the_first_track(client, mock_api):
+    mock_api.get(RECORD_PATH).mock(return_value=record("FIRST_SUCCESS", [suno_track(0)]))
+    assert wh.confirm(event("text"), client).confirmed
+
+
+def test_an_unknown_stage_is_never_confirmed_and_its_name_is_bounded(client, mock_api):
+    mock_api.get(RECORD_PATH).mock(return_value=record("SUCCESS", [suno_track(0)]))
+    stage = "s" * 40 + "TAIL"
+    with pytest.raises(WebhookVerificationError) as caught:
+        wh.confirm(event(stage), client)
+    assert caught.value.reason == (
+        f"KIE reports status SUCCESS for this task, which a '{'s' * 40}' callback does not "
+        "match: a replayed signature with a forged body?"
+    )
+    assert caught.value.task_id == "task-1"
+
+
+def test_urls_kie_does_not_name_are_logged_and_kies_are_used(client, mock_api, caplog):
+    mock_api.get(RECORD_PATH).mock(
+        return_value=record(
+            "SUCCESS",
+            [
+                suno_track(n, id=f"task-1-{n}", audioUrl=f"https://cdn.example/task-1/{n}.mp3")
+                for n in range(2)
+            ],
+        )
+    )
+    with caplog.at_level("WARNING", logger="kie_instrumental"):
+        wh.confirm(event(), client)  # the callback names exactly KIE's URLs
+    assert caplog.messages == []
+    forged = callback(tracks=[{"id": "x", "audio_url": "https://evil.example/x.mp3"}])
+    with caplog.at_level("WARNING", logger="kie_instrumental"):
+        wh.confirm(wh.parse_callback(forged), client)
+    assert caplog.messages == ["callback for task-1 names URLs KIE does not: KIE's used"]
+
+
+# -- the in-memory store's bounds ---------------------------------------------------------------
+
+
+def test_the_in_memory_store_holds_a_hundred_thousand_live_keys_by_default():
+    store = wh.InMemoryDedupStore()
+    for n in range(100_000):
+        assert store.claim(str(n)) == "claimed"
+    with pytest.raises(wh.DedupStoreFull) as full:
+        store.claim("one more")
+    assert str(full.value) == "100000 keys held for less than 86400.0 s"
+
+
+def test_completing_an_unclaimed_key_marks_it_done():
+    store = wh.InMemoryDedupStore()
+    store.complete("never-claimed")
+    assert store.claim("never-claimed") == "done"
