@@ -15,6 +15,8 @@ mutmut only re-tests what changed.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import functools
 import hashlib
 import json
 import os
@@ -43,6 +45,7 @@ STATUS: dict[int | None, str] = {
     -24: "timeout",
 }
 STATUS |= {152: "timeout", 255: "timeout", 5: "no tests", 33: "no tests", 34: "skipped"}
+STATUS[37] = "type check"  # refused by mypy --strict, as `make lint` refuses it
 STATUS[None] = "not checked"  # the run was stopped before this mutant
 
 
@@ -79,6 +82,14 @@ def _stage(module: str, tests: list[str], tool: dict[str, Any]) -> Path:
     settings["also_copy"] = list(LINKED)
     # Each mutant's tests fastest first (`mutation/order.py`, found through PYTHONPATH).
     settings["pytest_add_cli_args"] = ["-p", "mutation.order"]
+    # A mutant mypy --strict refuses (as `make lint` would) needs no test run. mutmut's own
+    # `# type: ignore` comments and its copies of annotated `__init__` attributes are not errors
+    # of the mutant: unused ignores and redefinitions are not reported.
+    settings["type_check_command"] = [
+        *(sys.executable, "-m", "mypy", "--strict", "--no-warn-unused-ignores"),
+        *("--disable-error-code", "no-redef", "--output", "json"),
+        f"src/kie_instrumental/{module}.py",
+    ]
     lines = ["[tool.mutmut]"]
     lines += [f"{key} = {_toml_value(value)}" for key, value in settings.items()]
     lines.append("\n[tool.pytest.ini_options]")
@@ -118,17 +129,19 @@ def _write_summary(
         f"Last run: {', '.join(last.get('modules', [])) or '-'}, {how}, "
         f"{last.get('workers', '-')} worker(s), {last.get('seconds', 0) / 60:.1f} min in all.",
         "Equivalent mutants are the ones listed in `MUTATION.md`; the score is killed /",
-        "(checked - equivalent), timeouts counted as killed (the mutant hangs a call the tests",
-        "bound), `no tests` counted as not killed; `not checked`: the run was stopped. `time`: the",
-        "module's last run (`fresh`: every mutant tested).",
+        "(checked - equivalent). Killed: by a test, by `mypy --strict` (which `make lint` runs:",
+        "such a mutant never passes CI), or timed out (it hangs a call the tests bound); `no",
+        "tests` counts as not killed; `not checked`: the run was stopped. `time`: the module's",
+        "last run, with the modules run two at a time (`fresh`: every mutant tested).",
         "",
-        "| module | mutants | killed | timed out | survived | equivalent | no tests"
-        " | not checked | score | time |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| module | mutants | killed by tests | by mypy | timed out | survived | equivalent"
+        " | no tests | not checked | score | time |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     survivors: list[str] = []
     for module, results in rows.items():
-        counts = {s: 0 for s in ("killed", "timeout", "survived", "no tests", "not checked")}
+        kinds = ("killed", "type check", "timeout", "survived", "no tests", "not checked")
+        counts = {s: 0 for s in kinds}
         counts["other"] = 0
         eq = 0
         for name, status in results.items():
@@ -136,17 +149,18 @@ def _write_summary(
                 eq += 1
                 continue
             counts[status if status in counts else "other"] += 1
-            if status not in ("killed", "timeout", "not checked"):
+            if status not in ("killed", "type check", "timeout", "not checked"):
                 survivors.append(f"- `{name}`: {status}")
         # The score counts checked mutants only; "not checked" says how partial a run was.
         checked = len(results) - counts["not checked"]
-        caught = counts["killed"] + counts["timeout"]
+        caught = counts["killed"] + counts["type check"] + counts["timeout"]
         score = f"{100 * caught / (checked - eq):.1f} %" if checked - eq else "-"
         run = runs.get(module, {})
         took = f"{run.get('seconds', 0) / 60:.1f} min, {run.get('workers', '-')} w"
         took += ", fresh" if run.get("fresh") else ""
         out.append(
-            f"| `{module}.py` | {len(results)} | {counts['killed']} | {counts['timeout']} "
+            f"| `{module}.py` | {len(results)} | {counts['killed']} | {counts['type check']} "
+            f"| {counts['timeout']} "
             f"| {counts['survived']} | {eq} | {counts['no tests']} | {counts['not checked']} "
             f"| {score} | {took} |"
         )
@@ -180,6 +194,51 @@ def _mutmut_version() -> str:
     return version("mutmut")
 
 
+def _run_module(
+    module: str, tests: list[str], tool: dict[str, Any], args: argparse.Namespace
+) -> bool:
+    """One module's mutmut run (its output in `build/mutation/<module>/mutmut.log`)."""
+    if args.fresh:
+        shutil.rmtree(STAGING / module, ignore_errors=True)
+    stage = _stage(module, tests, tool)
+    print(f"mutation: {module}.py against {', '.join(tests)}", flush=True)
+    # Survivors are tested again only when the chosen tests changed since their verdict.
+    tests_hash = _hash_tests(tests)
+    recorded = stage / "tests.sha256"
+    stale = (stage / "mutants").exists() and (
+        not recorded.exists() or recorded.read_text("utf-8").strip() != tests_hash
+    )
+    fresh = not (stage / "mutants").exists()
+    start = time.monotonic()
+    # The lowest priority: the machine is shared with test runs.
+    command = ["nice", "-n", "19", str(Path(sys.executable).with_name("mutmut")), "run"]
+    command += ["--max-children", str(args.workers)]
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    with (stage / "mutmut.log").open("w", encoding="utf-8") as log:
+        run = functools.partial(
+            subprocess.run, cwd=stage, env=env, check=False, stdout=log, stderr=subprocess.STDOUT
+        )
+        code = run(command).returncode
+        # mutmut keeps a verdict until the function changes; tests may have sharpened since.
+        equivalent = _equivalents()
+        again = [
+            n
+            for n, s in _results(stage, module).items()
+            if s in ("survived", "no tests") and n not in equivalent
+        ]
+        if code == 0 and again and stale and not args.no_retest:
+            print(f"mutation: {module}.py: {len(again)} survivors tested again", flush=True)
+            code = run([*command, *again]).returncode
+    if code == 0:
+        recorded.write_text(tests_hash + "\n", "utf-8")
+    seconds = round(time.monotonic() - start)
+    record = {"seconds": seconds, "workers": args.workers, "fresh": fresh}
+    (stage / "run.json").write_text(json.dumps(record) + "\n", "utf-8")
+    print(f"mutation: {module}.py done in {seconds / 60:.1f} min (exit {code})", flush=True)
+    return code == 0
+
+
 def main(argv: list[str] | None = None) -> int:
     tool = _config()
     modules: dict[str, list[str]] = tool["kie-mutation"]["modules"]
@@ -190,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         "--workers",
         type=int,
         default=tool["kie-mutation"]["workers"],
-        help="mutants tested at once (mutmut's max_children; default %(default)s)",
+        help="mutants tested at once per module, and modules run at once (default %(default)s)",
     )
     parser.add_argument(
         "--fresh", action="store_true", help="forget earlier verdicts: test every mutant again"
@@ -211,50 +270,21 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [m for m in chosen if m not in modules]
     if unknown:
         parser.error(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(modules)}")
-    mutmut = Path(sys.executable).with_name("mutmut")
-    failed: list[str] = []
-    started = time.monotonic()
-    for module in chosen:
-        if args.summary_only:
-            break
-        if args.fresh:
-            shutil.rmtree(STAGING / module, ignore_errors=True)
-        stage = _stage(module, modules[module], tool)
-        print(f"mutation: {module}.py against {', '.join(modules[module])}", flush=True)
-        # Survivors are tested again only when the chosen tests changed since their verdict.
-        tests_hash = _hash_tests(modules[module])
-        recorded = stage / "tests.sha256"
-        stale = (stage / "mutants").exists() and (
-            not recorded.exists() or recorded.read_text("utf-8").strip() != tests_hash
-        )
-        fresh = not (stage / "mutants").exists()
-        start = time.monotonic()
-        # The lowest priority: the machine is shared with test runs.
-        command = ["nice", "-n", "19", str(mutmut), "run", "--max-children", str(args.workers)]
-        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        code = subprocess.run(command, cwd=stage, env=env, check=False).returncode  # noqa: S603
-        # mutmut keeps a verdict until the function changes; tests may have sharpened since.
-        equivalent = _equivalents()
-        again = [
-            n
-            for n, s in _results(stage, module).items()
-            if s in ("survived", "no tests") and n not in equivalent
-        ]
-        if code == 0 and again and stale and not args.no_retest:
-            print(f"mutation: {module}.py: {len(again)} survivors tested again", flush=True)
-            code = subprocess.run([*command, *again], cwd=stage, env=env, check=False).returncode  # noqa: S603
-        if code != 0:
-            failed.append(module)
-        else:
-            recorded.write_text(tests_hash + "\n", "utf-8")
-        run = {"seconds": round(time.monotonic() - start), "workers": args.workers, "fresh": fresh}
-        (stage / "run.json").write_text(json.dumps(run) + "\n", "utf-8")
+    if args.summary_only:
         _summarize(modules, args.summary)
-    if not args.summary_only:
-        total = {"seconds": round(time.monotonic() - started), "workers": args.workers}
-        total |= {"fresh": args.fresh, "modules": chosen}
-        (STAGING / "run.json").write_text(json.dumps(total) + "\n", "utf-8")
+        return 0
+    started = time.monotonic()
+    # The largest modules first, `workers` modules at once: one module's setup (stats and
+    # clean runs, one process) overlaps another's mutants, and no big module starts last.
+    size = {m: (ROOT / "wrapper" / "kie_instrumental" / f"{m}.py").stat().st_size for m in chosen}
+    order = sorted(chosen, key=lambda m: -size[m])
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.workers) as pool:
+        results = pool.map(lambda m: _run_module(m, modules[m], tool, args), order)
+        done = dict(zip(order, results, strict=True))
+    failed = [m for m in order if not done[m]]
+    total = {"seconds": round(time.monotonic() - started), "workers": args.workers}
+    total |= {"fresh": args.fresh, "modules": chosen}
+    (STAGING / "run.json").write_text(json.dumps(total) + "\n", "utf-8")
     _summarize(modules, args.summary)
     if failed:
         print(f"mutation: mutmut failed for {', '.join(failed)}", file=sys.stderr)
