@@ -17,16 +17,14 @@ from _support import (
     API_KEY,
     BASE_URL,
     UPLOAD_BASE_URL,
+    checker_openapi,
     create_request_schema,
     errors,
     market_request_schema,
-    rewrite,
-    spec,
 )
 from hypothesis import settings
 from kie_instrumental import AsyncKieClient, KieClient
 from kie_instrumental.testing import FakeClock
-from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest
 
 # In CI, the same examples every run (a red build must be reproducible); locally, new ones.
@@ -40,21 +38,9 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 os.environ["KIE_ROUTE"] = "legacy"
 
 
-def _checker_spec() -> dict[str, Any]:
-    """The spec as openapi-core can check it. Two known gaps of openapi-core are bridged:
-    its float multipleOf rejects valid weights such as 0.07 (the body is checked exactly by
-    jsonschema-rs instead), and it type-checks a multipart file part, which it decodes to
-    bytes, as a string (`format: binary`)."""
-
-    def bridge(node: dict[str, Any]) -> None:
-        node.pop("multipleOf", None)
-        if node.get("format") == "binary":
-            node.clear()
-
-    return rewrite(spec(), bridge)
-
-
-OPENAPI = OpenAPI.from_dict(_checker_spec())
+# Built once per process (in _support): pytest runs conftest.py again for every session, and a
+# mutation run starts a session per mutant.
+OPENAPI = checker_openapi()
 SPEC_HOSTS = {httpx.URL(BASE_URL).host, httpx.URL(UPLOAD_BASE_URL).host}
 
 
