@@ -285,6 +285,11 @@ def _parsed_url_cached(url: str, query: tuple[tuple[str, object], ...]) -> httpx
     return httpx.URL(url, params=dict(query) if query else None)
 
 
+@functools.lru_cache(maxsize=64)
+def _event_url(base: str, path: str) -> str:
+    return safe_url(base + path)  # the same few per client: parsed once
+
+
 def _is_slot_limiter(limiter: object) -> bool:
     # isinstance() against a Protocol walks its members on every call (Python 3.11: ~8 us);
     # the answer depends on the class only.
@@ -711,7 +716,7 @@ def _described(
     return {
         "operation": operation,
         "method": str(generated["method"]).upper(),
-        "url": safe_url(base + generated["url"]),
+        "url": _event_url(base, generated["url"]),
         "route": route,
     }
 

@@ -335,22 +335,39 @@ def _wire(schema_name: str, fields: Mapping[str, Any]) -> dict[str, Any]:
     """Wire names from the spec; a required one-value enum is the operation's constant (the
     Market `model`); a nested object is filled the same way; a field left out gets the spec's
     `default` (the model: KIE's own server-side default is a discontinued one)."""
-    schema = _spec.schema(schema_name)
-    required = set(schema.get("required", ()))
     body: dict[str, Any] = {}
-    for wire_name, declared in schema["properties"].items():
-        target = resolve(declared)
-        if target.get("type") == "object" and "$ref" in declared:
-            body[wire_name] = _wire(_ref_name(declared), fields)
-        elif wire_name in required and len(target.get("enum", ())) == 1:
-            body[wire_name] = target["enum"][0]
+    for wire_name, nested, constant, keyword, default in _wire_plan(schema_name):
+        if nested is not None:
+            body[wire_name] = _wire(nested, fields)
+        elif keyword is None:
+            body[wire_name] = constant
         else:
-            value = fields.get(python_name(wire_name))
+            value = fields.get(keyword)
             if value is None:
-                value = target.get("default")
+                value = default
             if value is not None:
                 body[wire_name] = value
     return body
+
+
+@functools.cache
+def _wire_plan(
+    schema_name: str,
+) -> tuple[tuple[str, str | None, Any, str | None, Any], ...]:
+    """Per field of the schema, read once: (wire name, nested schema, constant, keyword,
+    default); a nested object has its schema, a constant no keyword."""
+    schema = _spec.schema(schema_name)
+    required = set(schema.get("required", ()))
+    plan: list[tuple[str, str | None, Any, str | None, Any]] = []
+    for wire_name, declared in schema["properties"].items():
+        target = resolve(declared)
+        if target.get("type") == "object" and "$ref" in declared:
+            plan.append((wire_name, _ref_name(declared), None, None, None))
+        elif wire_name in required and len(target.get("enum", ())) == 1:
+            plan.append((wire_name, None, target["enum"][0], None, None))
+        else:
+            plan.append((wire_name, None, None, python_name(wire_name), target.get("default")))
+    return tuple(plan)
 
 
 def _discontinued(

@@ -33,6 +33,7 @@ def schema(name: str) -> dict[str, Any]:
     return found
 
 
+@functools.cache
 def request_schema_name(path: str, method: str = "post") -> str:
     """The component name of an operation's JSON request body."""
     operation = load_spec()["paths"][path][method]
