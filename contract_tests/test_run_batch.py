@@ -24,8 +24,14 @@ from kie_instrumental._spec import (
     MARKET_RECORD_PATH,
     RECORD_INFO_PATH,
 )
-from kie_instrumental.batch import NO_CALLBACK_URL, ManifestError, run_batch, run_batch_async
-from kie_instrumental.journal import Journal, SQLiteJournal, record_callback
+from kie_instrumental.batch import (
+    NO_CALLBACK_URL,
+    Manifest,
+    ManifestError,
+    run_batch,
+    run_batch_async,
+)
+from kie_instrumental.journal import Journal, SQLiteJournal, record_callback, with_job_key
 from kie_instrumental.notify import LocalNotifier, Notifier
 from kie_instrumental.testing import FakeKie
 from kie_instrumental.testing._audio import synth_wav
@@ -497,3 +503,72 @@ def test_cli_batch_with_redis_and_a_callback_url_listens(
         )
     assert code == 0 and len(kie.tasks) == 3
     assert polls_per_task(kie) <= 3
+
+
+# -- unresolved creates ----------------------------------------------------------------------
+
+
+def killed_before_its_post(out: Path, manifest: Path, route: str = "legacy") -> str:
+    """The journal as a run killed between the first item's mark and its POST left it: the
+    job `submitting`, no task id, and KIE never heard of it. Returns its job key."""
+    item = next(Manifest(manifest).items())
+    request = {
+        **item.fields,
+        "upload_url": item.url,
+        "callback_url": with_job_key(NO_CALLBACK_URL, item.key),
+        "route": route,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    journal = SQLiteJournal(out / ".kie-batch.sqlite3")
+    journal.begin(item.key, request)
+    assert journal.transition(item.key, ("pending",), "submitting")
+    return item.key
+
+
+def test_an_unresolved_item_is_listed_and_never_sent_again_without_the_opt_in(fake, tmp_path):
+    kie, base_url = fake
+    manifest = write_manifest(tmp_path / "batch.csv", 2)
+    out = tmp_path / "out"
+    key = killed_before_its_post(out, manifest)
+    with client_for(kie, base_url) as client:
+        for _ in range(2):
+            report = run_batch(client, manifest, out)
+            assert report.counts == {"done": 1, "unknown": 1} and len(kie.tasks) == 1
+            assert [(r.job_key, r.status, r.task_id) for r in report.unknown] == [
+                (key, "unknown", None)
+            ]
+        # Opted in, but its grace period ends after this run's deadline: listed, not sent.
+        report = run_batch(client, manifest, out, resubmit_unknown_after=3600)
+        assert report.counts == {"done": 1, "unknown": 1} and len(kie.tasks) == 1
+        assert SQLiteJournal(out / ".kie-batch.sqlite3").get(key).state == "unknown"  # type: ignore[union-attr]
+
+
+def test_with_the_opt_in_an_unresolved_item_is_sent_again_once_its_grace_passed(fake, tmp_path):
+    kie, base_url = fake
+    manifest = write_manifest(tmp_path / "batch.csv", 2)
+    out = tmp_path / "out"
+    killed_before_its_post(out, manifest)
+    with client_for(kie, base_url) as client:
+        # The grace period ends within the run: it waits for it, then sends the item once.
+        report = run_batch(
+            client, manifest, out, resubmit_unknown_after=1.0, other_process_wait=0.2
+        )
+    assert report.counts == {"done": 2} and not report.unknown
+    assert len(kie.tasks) == 2 and set(creates(kie).values()) == {1}
+    assert len(list(out.glob("*/*.wav"))) == 4
+
+
+def test_cli_resubmit_unknown_after(fake, tmp_path, monkeypatch, capsys):
+    kie, base_url = fake
+    monkeypatch.setenv("KIE_API_KEY", kie.api_key)
+    manifest = write_manifest(tmp_path / "batch.csv", 2)
+    out = tmp_path / "out"
+    killed_before_its_post(out, manifest)
+    assert cli(base_url, str(manifest), "--out", str(out), "--poll") == 12  # listed, not sent
+    assert "UNKNOWN" in capsys.readouterr().out and len(kie.tasks) == 1
+    args = ("--out", str(out), "--poll", "--resubmit-unknown-after", "0")
+    assert cli(base_url, str(manifest), *args) == 0
+    assert len(kie.tasks) == 2 and set(creates(kie).values()) == {1}
+    with pytest.raises(SystemExit) as usage:
+        cli(base_url, str(manifest), "--out", str(out), "--poll", "--resubmit-unknown-after", "-1")
+    assert usage.value.code == 2 and "--resubmit-unknown-after" in capsys.readouterr().err

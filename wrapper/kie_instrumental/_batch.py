@@ -66,11 +66,14 @@ Status = Literal[
     "skipped",
     "elsewhere",
     "retry",
+    "waiting",
     "error",
 ]
 _GOOD = frozenset({"done"})
-# Tried again later in the same run: held by another process, or refused for now.
-_LATER = frozenset({"elsewhere", "retry"})
+# Tried again later in the same run: held by another process, refused for now, or unresolved
+# and waiting for its callback or the end of its grace period (`resubmit_unknown_after`).
+_LATER = frozenset({"elsewhere", "retry", "waiting"})
+_UNRESOLVED = ("submitting", "unknown")
 _PASSING = (RateLimitError, ServiceUnavailableError, APIConnectionError)
 
 
@@ -166,6 +169,7 @@ class _Run:
     route: str
     callback_url: str
     timeout: float
+    resubmit_unknown_after: float | None
     max_credits: float | None
     total: int
     report: _Report
@@ -243,6 +247,11 @@ def item_flow(run: _Run, item: Item) -> Generator[Step, Any, ItemResult]:
             job = run.journal.get(key)
         if job is not None and job.finished:
             return _result(run, item, job)
+        if job is not None and job.state in _UNRESOLVED:
+            held = _unresolved(run, item, job)
+            if held is not None:
+                return held
+            job = run.journal.get(key)  # sent again below, or resolved meanwhile
         if (job is None or job.state == "pending") and run.max_credits is not None:
             credits = yield Call("get_credits")
             if not run.within_budget(credits):
@@ -274,10 +283,47 @@ def item_flow(run: _Run, item: Item) -> Generator[Step, Any, ItemResult]:
                 return _result(run, item, run.journal.get(key), "retry", str(exc))
             if job is not None and not job.finished:
                 run.journal.update(key, error=str(exc))
+            if job is not None and job.state == "unknown" and _holds(run, 0.0):
+                return _result(run, item, job, "waiting", str(exc))
             return _result(run, item, job, error=str(exc))
         return _result(run, item, job)
     finally:
         run.claims.release(key)
+
+
+def _holds(run: _Run, age: float) -> bool:
+    """Whether this run keeps an unresolved item to look at again: only with the opt-in, and
+    only when its grace period ends before the run's deadline (a callback may come first)."""
+    grace = run.resubmit_unknown_after
+    return grace is not None and grace - age <= run.timeout
+
+
+def _unresolved(run: _Run, item: Item, job: Job) -> ItemResult | None:
+    """An item whose create may or may not have reached KIE (killed or cut off between the
+    journal's mark and KIE's answer). Its callback carries the job key and resolves it; KIE
+    offers no lookup by anything else we sent. By default it is listed `unknown` and never sent
+    again. With `resubmit_unknown_after`, once it has stayed unresolved that long (counted
+    from its last journal record: the mark just before the send, or the send's failure) it is
+    sent again (None: go on); until then it waits. Risk: a create that did reach KIE but
+    whose callback was lost is then paid twice."""
+    grace = run.resubmit_unknown_after
+    age = max(0.0, time.time() - job.updated_at)
+    if grace is not None and age >= grace:
+        if run.journal.transition(item.key, _UNRESOLVED, "pending", error=None):
+            log.warning(
+                "job %s: unresolved for %.0f s with no callback: sent again (opt-in)", item.key, age
+            )
+        return None
+    if job.state == "submitting" and grace is None:  # a run died between mark and answer
+        # (with the opt-in it stays `submitting`: marking it would restart its grace period)
+        run.journal.transition(item.key, ("submitting",), "unknown")
+        job = run.journal.get(item.key) or job
+    if job.state not in _UNRESOLVED:
+        return None  # its callback resolved it meanwhile
+    if _holds(run, age):
+        return _result(run, item, job, "waiting")
+    log.warning("job %s: the create's outcome is unknown; not sent again", item.key)
+    return _result(run, item, job, "unknown")
 
 
 def _clear_partial(folder: Path) -> None:
@@ -323,11 +369,16 @@ def _prepare(
     route: str,
     callback_url: str | None,
     timeout: float,
+    resubmit_unknown_after: float | None,
     max_credits: float | None,
     defaults: Mapping[str, Any] | None,
     report_name: str,
     on_event: Callable[[BatchEvent], None] | None,
 ) -> tuple[Manifest, _Run]:
+    if resubmit_unknown_after is not None and not resubmit_unknown_after >= 0:
+        raise ValueError(
+            f"resubmit_unknown_after must be >= 0 seconds, got {resubmit_unknown_after!r}"
+        )
     manifest = Manifest(Path(source), defaults=defaults)
     if callback_url is not None:
         # The spec's rules for the callback URL, checked before any row.
@@ -352,6 +403,7 @@ def _prepare(
         route=route,
         callback_url=callback_url or NO_CALLBACK_URL,
         timeout=timeout,
+        resubmit_unknown_after=resubmit_unknown_after,
         max_credits=max_credits,
         total=total,
         report=report,
@@ -373,12 +425,11 @@ def _claims_for(journal: Journal) -> Claims:
 
 
 def _finish_report(run: _Run, started: float) -> BatchReport:
-    for item in run.elsewhere:  # still held elsewhere, or still refused, at the deadline
+    for item in run.elsewhere:  # still held elsewhere, refused or unresolved at the deadline
         job = run.journal.get(item.key)
-        run.finished(
-            _result(run, item, job, "pending" if job and job.state == "pending" else "elsewhere"),
-            ran=False,
-        )
+        state = job.state if job is not None else None
+        status = {"pending": "pending", "submitting": "unknown", "unknown": "unknown"}
+        run.finished(_result(run, item, job, status.get(str(state), "elsewhere")), ran=False)
     with run.lock:
         run.emit("end")
     run.report.close()
@@ -440,6 +491,7 @@ def run_batch(
     callback_url: str | None = None,
     notifier: Notifier | None = None,
     timeout: float = 600.0,
+    resubmit_unknown_after: float | None = None,
     max_credits: float | None = None,
     defaults: Mapping[str, Any] | None = None,
     report_name: str = "report",
@@ -457,7 +509,11 @@ def run_batch(
     callback_url: where KIE sends results (the job key rides in its query); None:
     poll only. notifier: the listening wait (see kie_instrumental.notify; default the
     client's own): items wake on the verified callbacks your receiver publishes to it, and
-    polling drops to its safety net. timeout: each item's wait deadline. max_credits: stop
+    polling drops to its safety net. timeout: each item's wait deadline.
+    resubmit_unknown_after: None (default): an item whose create may or may not have reached
+    KIE is listed `unknown`, never sent again; seconds: sent again once it stayed unresolved
+    (no callback) that long, at the risk of paying twice for a create whose callback was lost
+    (this run waits for it when the grace ends within `timeout`). max_credits: stop
     creating new tasks once the account's credits fell this much since the start. defaults:
     request fields (keywords) for what rows leave empty, e.g. tags and negative_tags for a
     folder.
@@ -473,6 +529,7 @@ def run_batch(
         route=call_route(route, client._route).name,
         callback_url=callback_url,
         timeout=timeout,
+        resubmit_unknown_after=resubmit_unknown_after,
         max_credits=max_credits,
         defaults=defaults,
         report_name=report_name,
@@ -527,6 +584,7 @@ async def run_batch_async(
     callback_url: str | None = None,
     notifier: Notifier | None = None,
     timeout: float = 600.0,
+    resubmit_unknown_after: float | None = None,
     max_credits: float | None = None,
     defaults: Mapping[str, Any] | None = None,
     report_name: str = "report",
@@ -545,6 +603,7 @@ async def run_batch_async(
         route=call_route(route, client._route).name,
         callback_url=callback_url,
         timeout=timeout,
+        resubmit_unknown_after=resubmit_unknown_after,
         max_credits=max_credits,
         defaults=defaults,
         report_name=report_name,

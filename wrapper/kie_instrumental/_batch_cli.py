@@ -57,6 +57,14 @@ def add_parser(commands: Any) -> None:
     for name in ("--tags", "--negative-tags", "--model", "--vocal-gender"):
         batch.add_argument(name, help="default for rows (and folder items) that leave it empty")
     batch.add_argument("--timeout", type=float, default=600.0, help="each item's wait deadline")
+    batch.add_argument(
+        "--resubmit-unknown-after",
+        type=_grace,
+        metavar="SECONDS",
+        help="send again an item whose create may or may not have reached KIE once it stayed "
+        "that long with no callback (default: never; risk: a create that did reach KIE and "
+        "whose callback was lost is paid twice)",
+    )
     batch.add_argument("--json", action="store_true", help="JSON events on stdout, one per line")
     store = batch.add_mutually_exclusive_group()
     store.add_argument("--journal", metavar="PATH", help="SQLite journal (default: in DIR)")
@@ -68,6 +76,16 @@ def add_parser(commands: Any) -> None:
     )
     batch.add_argument("--redis-prefix", default="kie", help="key prefix in Redis")
     batch.set_defaults(run=cmd_batch)
+
+
+def _grace(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be >= 0 seconds, got {text!r}")
+    return value
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
@@ -112,6 +130,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
             callback_url=None if args.poll else args.callback_url,
             notifier=notifier,
             timeout=args.timeout,
+            resubmit_unknown_after=args.resubmit_unknown_after,
             max_credits=args.max_credits,
             defaults=defaults,
             on_event=display.event,
@@ -137,7 +156,7 @@ def summarize(report: BatchReport, as_json: bool) -> None:
     for result in report.unknown:
         print(
             f"  UNKNOWN {result.item} (job {result.job_key}): the create may have reached KIE; "
-            "not sent again. Check your callbacks or KIE's task list."
+            "not sent again (see --resubmit-unknown-after). Check your callbacks."
         )
 
 
