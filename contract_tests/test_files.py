@@ -9,6 +9,7 @@ import asyncio
 import io
 import os
 import re
+import socket
 import stat
 from pathlib import Path
 
@@ -660,3 +661,42 @@ def test_a_large_file_object_uploads_at_flat_memory(kind, tmp_path):
             tracemalloc.stop()
         assert server.requests[-1].body_size > 64 * MB  # the whole file arrived
     assert peak < 16 * MB, f"peak {peak / MB:.1f} MB for a 64 MB upload"
+
+
+def test_a_path_that_cannot_be_uploaded_is_named_with_what_it_is(client, mock_upload, tmp_path):
+    route = mock_upload.post(UPLOAD_PATH)
+    regular = tmp_path / "take.wav"
+    regular.write_bytes(b"RIFF")
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    unix = socket.socket(socket.AF_UNIX)
+    sock = tmp_path / "s.wav"
+    unix.bind(str(sock))
+    cases = [
+        (tmp_path / "absent.wav", "exists", "no such file"),
+        (
+            "https://cdn.example/take.wav",
+            "exists",
+            "no such file (a URL needs no upload: pass it to add_instrumental as upload_url)",
+        ),
+        (
+            "http://cdn.example/take.wav",
+            "exists",
+            "no such file (a URL needs no upload: pass it to add_instrumental as upload_url)",
+        ),
+        (regular / "inside.wav", "exists", "cannot be read (Not a directory)"),
+        (tmp_path, "type", "must be a regular file, not a directory"),
+        (fifo, "type", "must be a regular file, not a FIFO (named pipe)"),
+        (Path(os.devnull), "type", "must be a regular file, not a device"),
+        (sock, "type", "must be a regular file, not a socket"),
+    ]
+    try:
+        for path, rule, words in cases:
+            with pytest.raises(InvalidRequestError) as caught:
+                client.upload_file(path)
+            error = caught.value
+            assert (error.field, error.rule) == ("file", rule)
+            assert str(error) == f"file (file): {words}, got {str(Path(path))!r}"
+    finally:
+        unix.close()
+    assert route.call_count == 0
