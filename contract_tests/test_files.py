@@ -700,3 +700,49 @@ def test_a_path_that_cannot_be_uploaded_is_named_with_what_it_is(client, mock_up
     finally:
         unix.close()
     assert route.call_count == 0
+
+
+@pytest.mark.parametrize(
+    ("local", "stem", "suffix"),
+    [
+        ("Xylo Take (1).WAV", "Xylo_Take_1", ".wav"),  # case kept, runs of others one "_"
+        ("Café Ünïcode.mp3", "Cafe_Unicode", ".mp3"),  # accents dropped, not the letters
+        ("--.take._", "take", ""),  # no suffix: no dot
+        ("你好.wav", "upload", ".wav"),  # nothing readable left
+        ("x" * 80 + ".flac", "x" * 60, ".flac"),
+        ("song.abcdefghijklmn", "song", ".abcdefghij"),
+    ],
+)
+def test_a_local_file_gets_a_readable_unique_remote_name(
+    client, mock_upload, tmp_path, local, stem, suffix
+):
+    route = mock_upload.post(UPLOAD_PATH).respond(200, json=UPLOADED)
+    audio = tmp_path / local
+    audio.write_bytes(b"RIFF")
+    client.upload_file(audio)
+    name = sent_field(route.calls.last.request, "fileName")
+    assert re.fullmatch(re.escape(stem) + r"-[0-9a-f]{16}" + re.escape(suffix), name), name
+
+
+def test_a_file_object_named_with_a_windows_path_keeps_its_last_part(client, mock_upload):
+    route = mock_upload.post(UPLOAD_PATH).respond(200, json=UPLOADED)
+    stream = io.BytesIO(b"RIFF")
+    stream.name = "C:\\Users\\me\\take.wav"
+    client.upload_file(stream)
+    name = sent_field(route.calls.last.request, "fileName")
+    assert re.fullmatch(r"take-[0-9a-f]{16}\.wav", name), name
+
+
+def test_an_unreadable_file_is_refused_naming_it(client, mock_upload, tmp_path, monkeypatch):
+    route = mock_upload.post(UPLOAD_PATH)
+    audio = tmp_path / "locked.wav"
+    audio.write_bytes(b"RIFF")
+    # The suite may run as root, who reads any file: the permission check is asked directly.
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    with pytest.raises(InvalidRequestError) as caught:
+        client.upload_file(audio)
+    assert (caught.value.field, caught.value.rule) == ("file", "exists")
+    assert (
+        str(caught.value) == f"file (file): cannot be read (permission denied), got {str(audio)!r}"
+    )
+    assert route.call_count == 0

@@ -186,3 +186,49 @@ def test_a_name_lookup_that_hangs_ends_within_the_connect_timeout(download, tmp_
         )
     assert time.monotonic() - started < 2.5  # generous: the lookup alone takes 3 s
     assert caught.value.task_id == "task-9"
+
+
+@pytest.mark.parametrize(
+    ("addresses", "refused_at"),
+    [
+        (["fe80::1%eth0"], "fe80::1%eth0"),  # link-local with its zone
+        (["::ffff:127.0.0.1"], "::ffff:127.0.0.1"),  # loopback mapped into IPv6
+        (["ff0e::1"], "ff0e::1"),  # global scope, but multicast
+        (["93.184.216.34", "10.0.0.1"], "10.0.0.1"),  # one private address among public ones
+    ],
+)
+def test_a_name_resolving_to_any_internal_address_is_refused_unsent(
+    download, tmp_path, monkeypatch, addresses, refused_at
+):
+    import socket
+
+    def dns(host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        return [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", (a, port, 0, 0))
+            if ":" in a
+            else (socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+            for a in addresses
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", dns)
+    error = refused(download, "https://cdn.example/x.mp3", tmp_path, error=InvalidRequestError)
+    assert str(error) == (
+        "audio_url (audioUrl): must be on a public address, got https://cdn.example/x.mp3 at "
+        f"{refused_at} (private, loopback and link-local hosts need "
+        "allow_private_downloads=True) (task_id=task-9)"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_name_that_does_not_resolve_is_a_connection_error(download, tmp_path, monkeypatch):
+    import socket
+
+    def dns(*args: Any, **kwargs: Any) -> Any:
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", dns)
+    error = refused(download, "https://cdn.example/x.mp3", tmp_path, error=APIConnectionError)
+    assert str(error) == (
+        "download: cannot resolve cdn.example: [Errno -2] Name or service not known "
+        "(task_id=task-9)"
+    )
