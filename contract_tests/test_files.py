@@ -746,3 +746,62 @@ def test_an_unreadable_file_is_refused_naming_it(client, mock_upload, tmp_path, 
         str(caught.value) == f"file (file): cannot be read (permission denied), got {str(audio)!r}"
     )
     assert route.call_count == 0
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_a_file_written_meanwhile_under_the_planned_name_is_never_replaced(
+    open_client, tmp_path, monkeypatch, hard_links
+):
+    if not hard_links:  # some file systems have none: the download is renamed into place
+
+        def no_link(*args: object) -> None:
+            raise PermissionError("hard links not supported")
+
+        monkeypatch.setattr(os, "link", no_link)
+    planned = tmp_path / "T-t1.mp3"
+
+    def another_program_writes_first(request: httpx.Request) -> httpx.Response:
+        planned.write_bytes(b"theirs")
+        (tmp_path / "T-t1-2.mp3").write_bytes(b"theirs too")
+        return httpx.Response(200, content=MP3)
+
+    track = Track(id="t1", title="T", audio_url="https://cdn.example/a.mp3")
+    with respx.mock() as router:
+        router.get(url__startswith="https://cdn.example/").mock(
+            side_effect=another_program_writes_first
+        )
+        (path,) = open_client.download([track], tmp_path)
+    assert path == tmp_path / "T-t1-3.mp3" and path.read_bytes() == MP3
+    assert planned.read_bytes() == b"theirs"
+    assert (tmp_path / "T-t1-2.mp3").read_bytes() == b"theirs too"
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [("x" * 120, True), ("x" * 121, False), (".", False), ("..", False), ("...", True)],
+)
+def test_a_file_name_is_checked_at_its_bounds(client, mock_upload, value, valid):
+    route = mock_upload.post(UPLOAD_PATH).respond(200, json=UPLOADED)
+    if valid:
+        client.upload_file(b"RIFF", file_name=value)
+        assert sent_field(route.calls.last.request, "fileName") == value
+        return
+    with pytest.raises(InvalidRequestError) as caught:
+        client.upload_file(b"RIFF", file_name=value)
+    assert (caught.value.field, caught.value.rule) == ("fileName", "pattern")
+    assert str(caught.value) == (
+        "file_name (fileName): must be a plain file name: 1 to 120 printable characters, "
+        f"none of / \\ ? # %, not '.' or '..', got {value!r}"
+    )
+    assert route.call_count == 0
+
+
+def test_what_is_not_a_binary_file_object_is_refused_naming_its_type(client, mock_upload):
+    route = mock_upload.post(UPLOAD_PATH)
+    with pytest.raises(InvalidRequestError) as caught:
+        client.upload_file(io.StringIO("text"))
+    assert (caught.value.field, caught.value.rule) == ("file", "type")
+    assert str(caught.value) == (
+        "file (file): must be a path, bytes or a file object opened in binary mode, got 'StringIO'"
+    )
+    assert route.call_count == 0
