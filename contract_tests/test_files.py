@@ -805,3 +805,13 @@ def test_what_is_not_a_binary_file_object_is_refused_naming_its_type(client, moc
         "file (file): must be a path, bytes or a file object opened in binary mode, got 'StringIO'"
     )
     assert route.call_count == 0
+
+
+def test_escapes_already_in_the_returned_url_are_kept_and_the_rest_encoded(client, mock_upload):
+    raw = "https://tmp.example/kieai/1/a%20b%zz c.wav?v=1 2&w=%41%4#p art%7e"
+    mock_upload.post(UPLOAD_PATH).respond(
+        200, json={**UPLOADED, "data": {"fileName": "x", "downloadUrl": raw}}
+    )
+    assert client.upload_file(b"RIFF") == (
+        "https://tmp.example/kieai/1/a%20b%25zz%20c.wav?v=1%202&w=%41%254#p%20art%7e"
+    )
