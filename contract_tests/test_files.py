@@ -815,3 +815,24 @@ def test_escapes_already_in_the_returned_url_are_kept_and_the_rest_encoded(clien
     assert client.upload_file(b"RIFF") == (
         "https://tmp.example/kieai/1/a%20b%25zz%20c.wav?v=1%202&w=%41%254#p%20art%7e"
     )
+
+
+class ClosedPipe(PipeLike):
+    """A stream whose `seekable()` raises, as some wrappers of closed or foreign streams do."""
+
+    def seekable(self) -> bool:
+        raise ValueError("I/O operation on a detached stream")
+
+
+def test_a_stream_that_cannot_say_whether_it_rewinds_is_not_resent(client, mock_upload):
+    route = mock_upload.post(UPLOAD_PATH).mock(
+        side_effect=[httpx.Response(503, text="busy"), httpx.Response(200, json=UPLOADED)]
+    )
+    with pytest.raises(InvalidRequestError) as caught:
+        client.upload_file(ClosedPipe(WAV), file_name="a.wav")
+    assert (caught.value.field, caught.value.rule) == ("file", "seekable")
+    assert str(caught.value) == (
+        "file (file): is a stream that cannot be rewound, so a failed upload cannot be sent "
+        "again: pass a path, bytes or a seekable file, got 'ClosedPipe'"
+    )
+    assert route.call_count == 1
