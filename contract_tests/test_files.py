@@ -836,3 +836,89 @@ def test_a_stream_that_cannot_say_whether_it_rewinds_is_not_resent(client, mock_
         "again: pass a path, bytes or a seekable file, got 'ClosedPipe'"
     )
     assert route.call_count == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (
+            {"success": True, "code": 200, "msg": "ok", "data": None},
+            "POST /api/file-stream-upload: the success envelope lacks the expected data "
+            "(data.downloadUrl is missing)",
+        ),
+        (
+            {
+                "success": True,
+                "code": 200,
+                "data": {"fileName": "x", "downloadUrl": "https://a.example/x"},
+            },
+            "POST /api/file-stream-upload: the success envelope lacks the expected data "
+            "(KeyError: 'msg')",
+        ),
+        (
+            {"success": False, "code": 401, "msg": "bad key"},
+            "upload_file: KIE answered code 401: bad key [HTTP 200]",
+        ),
+    ],
+)
+def test_an_upload_answer_that_is_not_a_usable_url_is_named(
+    make_client, mock_upload, answer, message
+):
+    route = mock_upload.post(UPLOAD_PATH).respond(200, json=answer)
+    with pytest.raises(APIError) as caught:
+        make_client(max_retries=0).upload_file(b"RIFF", file_name="a.wav")
+    assert str(caught.value) == message
+    assert route.call_count == 1
+
+
+@pytest.mark.parametrize(
+    ("returned", "url"),
+    [
+        ("https://bücher.example:8443/a b.wav", "https://xn--bcher-kva.example:8443/a%20b.wav"),
+        ("https://bücher.example/a.wav", "https://xn--bcher-kva.example/a.wav"),
+    ],
+)
+def test_a_returned_non_ascii_host_is_sent_in_its_idna_form(client, mock_upload, returned, url):
+    mock_upload.post(UPLOAD_PATH).respond(
+        200, json={**UPLOADED, "data": {"fileName": "x", "downloadUrl": returned}}
+    )
+    assert client.upload_file(b"RIFF", file_name="a.wav") == url
+
+
+@pytest.mark.parametrize(
+    "returned",
+    ["https://" + "ü" * 70 + ".example/a.wav", "https://bü.example:99999/a.wav"],
+    ids=["label-too-long", "port-out-of-range"],
+)
+def test_a_returned_host_idna_cannot_encode_is_an_api_error(client, mock_upload, returned):
+    mock_upload.post(UPLOAD_PATH).respond(
+        200, json={**UPLOADED, "data": {"fileName": "x", "downloadUrl": returned}}
+    )
+    with pytest.raises(APIError) as caught:
+        client.upload_file(b"RIFF", file_name="a.wav")
+    assert str(caught.value).startswith(
+        "upload_file: the upload host returned a URL that add_instrumental cannot use: "
+    )
+    assert str(caught.value).endswith(f", got {returned!r}")
+
+
+def test_a_download_whose_every_name_is_taken_meanwhile_fails_and_leaves_nothing(
+    open_client, tmp_path
+):
+    def another_program_takes_them_all(request: httpx.Request) -> httpx.Response:
+        for n in range(1, 1000):  # the planned name, then -2 ... -999
+            (tmp_path / ("T-t1.mp3" if n == 1 else f"T-t1-{n}.mp3")).write_bytes(b"theirs")
+        return httpx.Response(200, content=MP3)
+
+    track = Track(id="t1", title="T", audio_url="https://cdn.example/a.mp3")
+    with respx.mock() as router:
+        router.get(url__startswith="https://cdn.example/").mock(
+            side_effect=another_program_takes_them_all
+        )
+        with pytest.raises(APIConnectionError) as caught:
+            open_client.download([track], tmp_path)
+    assert str(caught.value) == (
+        f"GET /a.mp3 (download): OSError: no free name for {tmp_path / 'T-t1.mp3'}"
+    )
+    assert len(list(tmp_path.iterdir())) == 999  # theirs only: nothing partial left
+    assert {p.read_bytes() for p in tmp_path.iterdir()} == {b"theirs"}
