@@ -856,6 +856,11 @@ def test_a_stream_that_cannot_say_whether_it_rewinds_is_not_resent(client, mock_
             "(KeyError: 'msg')",
         ),
         (
+            {"success": True, "code": 200, "msg": "ok", "data": {"downloadUrl": 5}},
+            "POST /api/file-stream-upload: the success envelope lacks the expected data "
+            "(data.downloadUrl must be a non-empty string, got int)",
+        ),
+        (
             {"success": False, "code": 401, "msg": "bad key"},
             "upload_file: KIE answered code 401: bad key [HTTP 200]",
         ),
@@ -898,8 +903,10 @@ def test_a_returned_host_idna_cannot_encode_is_an_api_error(client, mock_upload,
         client.upload_file(b"RIFF", file_name="a.wav")
     assert str(caught.value).startswith(
         "upload_file: the upload host returned a URL that add_instrumental cannot use: "
+        "uploadUrl: must be an http(s) URL"
     )
     assert str(caught.value).endswith(f", got {returned!r}")
+    assert (caught.value.code, caught.value.http_status) == (200, 200)
 
 
 def test_a_download_whose_every_name_is_taken_meanwhile_fails_and_leaves_nothing(
