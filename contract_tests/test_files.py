@@ -929,3 +929,33 @@ def test_a_download_whose_every_name_is_taken_meanwhile_fails_and_leaves_nothing
     )
     assert len(list(tmp_path.iterdir())) == 999  # theirs only: nothing partial left
     assert {p.read_bytes() for p in tmp_path.iterdir()} == {b"theirs"}
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("a/b/c", True),
+        ("x" * 200, True),
+        ("x" * 201, False),
+        ("a/./b", False),
+        ("a/../b", False),
+        ("a//b", False),
+        ("a/ b", False),
+        ("a/...", True),
+    ],
+)
+def test_an_upload_path_is_checked_at_its_bounds(client, mock_upload, value, valid):
+    route = mock_upload.post(UPLOAD_PATH).respond(200, json=UPLOADED)
+    if valid:
+        client.upload_file(b"RIFF", file_name="a.wav", upload_path=value)
+        assert sent_field(route.calls.last.request, "uploadPath") == value
+        return
+    with pytest.raises(InvalidRequestError) as caught:
+        client.upload_file(b"RIFF", file_name="a.wav", upload_path=value)
+    assert (caught.value.field, caught.value.rule) == ("uploadPath", "pattern")
+    assert str(caught.value) == (
+        "upload_path (uploadPath): must be a relative folder like 'vocals/2026': at most 200 "
+        "printable characters, no leading, trailing or double '/', no '.' or '..' segment, "
+        f"none of \\ ? # %, got {value!r}"
+    )
+    assert route.call_count == 0
