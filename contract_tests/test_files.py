@@ -959,3 +959,13 @@ def test_an_upload_path_is_checked_at_its_bounds(client, mock_upload, value, val
         f"none of \\ ? # %, got {value!r}"
     )
     assert route.call_count == 0
+
+
+def test_a_file_object_without_a_name_is_uploaded_as_upload_bin(client, mock_upload):
+    route = mock_upload.post(UPLOAD_PATH).respond(200, json=UPLOADED)
+    unnamed, empty_name = io.BytesIO(b"RIFF"), io.BytesIO(b"RIFF")
+    empty_name.name = ""
+    for stream in (unnamed, empty_name):
+        client.upload_file(stream)
+        name = sent_field(route.calls.last.request, "fileName")
+        assert re.fullmatch(r"upload-[0-9a-f]{16}\.bin", name), name
