@@ -15,11 +15,12 @@ import httpx
 import pytest
 from _hostile import HostileServer, Reply
 from _records import record
-from _support import API_KEY, RECORD_PATH, VALID_FIELDS
+from _support import API_KEY, CREATE_PATH, RECORD_PATH, VALID_FIELDS
 from kie_instrumental import AsyncKieClient, ConfigurationError, KieClient
 from kie_instrumental._responses import MAX_RETRY_AFTER, parse_retry_after
 from kie_instrumental.testing import FakeClock
 
+CREATED = {"code": 200, "msg": "success", "data": {"taskId": "task-9"}}
 UNBOUNDED = [math.inf, 1e12, math.nan, 10**400, -1, 0, "5", True]
 
 
@@ -153,6 +154,31 @@ def test_cancelled_async_calls_leave_the_connection_pool_usable() -> None:
             return elapsed
 
         assert asyncio.run(main()) < 10.0  # before: PoolTimeout, or hung
+
+
+def test_a_create_cancelled_before_it_was_written_is_never_sent() -> None:
+    """Cancelled while waiting for the only connection: the create is dropped, not sent
+    later in the background (a caller who gave up must not be charged)."""
+    with HostileServer() as server:
+        server.script("GET", RECORD_PATH, Reply(200, json=record("PENDING").json(), delay=0.5))
+        server.script("POST", CREATE_PATH, Reply(200, json=CREATED))
+
+        async def main() -> None:
+            http = httpx.AsyncClient(limits=httpx.Limits(max_connections=1), timeout=5.0)
+            client = AsyncKieClient(
+                API_KEY, base_url=server.url, rate_limit=None, http_client=http, route="legacy"
+            )
+            poll = asyncio.ensure_future(client.get_task("task-1"))  # holds the connection
+            await asyncio.sleep(0.1)
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(client.add_instrumental(**VALID_FIELDS), 0.1)
+            await poll
+            await asyncio.sleep(0.3)  # time for a create left running to be sent
+            await http.aclose()
+
+        asyncio.run(main())
+        assert server.count("POST", CREATE_PATH) == 0
+        assert server.count("GET", RECORD_PATH) == 1
 
 
 def _burst(kind: str, url: str, key: str, creates: int, limit: tuple[int, float]) -> list[int]:

@@ -67,6 +67,7 @@ from ._transfer import (
     Budget,
     Collector,
     Decoder,
+    Sending,
     Watchdog,
     socket_of,
     stripped,
@@ -953,21 +954,28 @@ class AsyncKieClient(_BaseClient):
         # The exchange runs in a task of its own that the caller's cancellation does not
         # reach: httpcore, cancelled while it hands a connection back to its pool, loses that
         # connection for good (a few hundred cancellations exhaust a pool). A cancelled caller
-        # leaves the exchange to end by itself, within its own budget.
-        exchange = asyncio.ensure_future(self._guarded(action))
+        # leaves an exchange whose request is being written to end by itself, within its own
+        # budget; one not written yet is dropped (a create the caller gave up on is not sent).
+        sending = Sending()
+        exchange = asyncio.ensure_future(self._guarded(action, sending))
         try:
             outcome, escaping = await asyncio.shield(exchange)
         except asyncio.CancelledError as cancelled:
             if not exchange.done():
-                self._abandoned.add(exchange)
-                exchange.add_done_callback(self._abandoned.discard)
+                if sending.started:
+                    self._abandoned.add(exchange)
+                    exchange.add_done_callback(self._abandoned.discard)
+                else:
+                    exchange.cancel()
             outcome, escaping = None, cancelled
         if escaping is not None:
             raise stripped(escaping)
         assert outcome is not None
         return outcome
 
-    async def _guarded(self, action: Send) -> tuple[Reply | Failure | None, BaseException | None]:
+    async def _guarded(
+        self, action: Send, sending: Sending
+    ) -> tuple[Reply | Failure | None, BaseException | None]:
         """The exchange's outcome, or what must propagate to the caller as is. Nothing is
         raised here: a KeyboardInterrupt raised in a task of its own would leave the event
         loop with every frame below the send (and the request's header) on it."""
@@ -975,7 +983,7 @@ class AsyncKieClient(_BaseClient):
         budget = Budget(overall(action.timeout))
         try:
             async with asyncio.timeout(budget.seconds):
-                return await self._exchange(action, budget, started), None
+                return await self._exchange(action, budget, started, sending), None
         except TimeoutError:
             return failure_from(budget.exceeded(), clock.monotonic() - started, budget), None
         except httpx.HTTPError as exc:
@@ -987,9 +995,12 @@ class AsyncKieClient(_BaseClient):
         except BaseException as exc:  # KeyboardInterrupt and the like: propagate, bare
             return None, exc
 
-    async def _exchange(self, action: Send, budget: Budget, started: float) -> Reply:
+    async def _exchange(
+        self, action: Send, budget: Budget, started: float, sending: Sending
+    ) -> Reply:
         with action.open() as prepared:
             kwargs = _with_credentials(self._core, prepared, action)
+            kwargs["extensions"] = {**kwargs.get("extensions", {}), "trace": sending.trace}
             follow = kwargs.pop("follow_redirects", self._http.follow_redirects)
             request = self._http.build_request(**kwargs, timeout=action.timeout)
             response = await self._http.send(request, stream=True, follow_redirects=follow)

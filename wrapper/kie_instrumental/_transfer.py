@@ -148,6 +148,20 @@ class Decoder:
         return out
 
 
+class Sending:
+    """Whether an async request has begun to be written (httpcore's `trace` extension): until
+    then, dropping it sends nothing."""
+
+    __slots__ = ("started",)
+
+    def __init__(self) -> None:
+        self.started = False
+
+    async def trace(self, name: str, info: dict[str, Any]) -> None:
+        if name.endswith(".send_request_headers.started"):
+            self.started = True
+
+
 class Watch:
     """One request under a Watchdog: its socket is shut at its deadline. The socket is given
     as soon as it is known (`found`), possibly only after the deadline passed."""
