@@ -170,7 +170,11 @@ def test_every_conforming_response_parses_or_is_the_error_its_code_says(client, 
         if body["code"] == 200:  # success code: only a null/absent data, or another task's
             # record (an APIError naming both ids), may fail
             data = body.get("data")
-            other_task = name == "RecordInfoResponse" and data.get("taskId") != "task-1"
+            other_task = (
+                name == "RecordInfoResponse"
+                and isinstance(data, dict)
+                and data.get("taskId") != "task-1"
+            )
             assert data is None or (other_task and type(error) is APIError), (body, error)
         else:
             assert error.code == body["code"]
