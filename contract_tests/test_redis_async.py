@@ -15,10 +15,16 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import redis
+from _callbacks import SECRET, callback, signed
 from _redis_server import RedisServer
-from kie_instrumental import AsyncKieClient, PollSchedule, receivers
+from kie_instrumental import AsyncKieClient, PollSchedule, receivers, webhooks
 from kie_instrumental._ratelimit import Slot
-from kie_instrumental.redis_backend import RedisJournal, RedisNotifier, RedisRateLimit
+from kie_instrumental.redis_backend import (
+    RedisDedupStore,
+    RedisJournal,
+    RedisNotifier,
+    RedisRateLimit,
+)
 from kie_instrumental.testing import FakeKie
 from kie_instrumental.testing._server import serve_in_thread
 
@@ -52,10 +58,11 @@ async def with_heartbeat(work: Callable[[], Awaitable[T]]) -> tuple[T, float]:
     beating = asyncio.create_task(beat())
     await asyncio.sleep(0.05)  # ticking before the work starts
     try:
-        return await work(), longest
+        result = await work()
     finally:
         done.set()
-        await beating
+        await beating  # its last tick measures a stall at the very end of the work
+    return result, longest
 
 
 @contextlib.contextmanager
@@ -290,3 +297,90 @@ def test_a_permit_of_a_process_that_died_in_flight_expires(
     assert isinstance(wait, float) and wait >= 0.3
     time.sleep(0.9)  # flight_cap + period
     assert isinstance(other.acquire("poll"), Slot)
+
+
+# -- async receivers on a shared de-duplication store -----------------------------------------
+
+
+def test_an_async_receiver_on_a_hung_redis_never_blocks_its_loop_and_runs_nothing() -> None:
+    runs: list[webhooks.CallbackEvent] = []
+    body, headers = signed(callback("complete", task_id="task-hung"))
+
+    async def deliver() -> webhooks.Receipt:
+        with silent_redis() as url:
+            dedup = webhooks.Deduplicator(RedisDedupStore(url, redis_timeout=0.5))
+            return await webhooks.areceive(body, headers, SECRET, runs.append, dedup=dedup)
+
+    receipt, gap = asyncio.run(with_heartbeat(deliver))
+    assert receipt.status >= 500 and not receipt.processed and runs == []
+    assert gap < LONGEST_GAP, f"the loop stalled {gap:.2f} s on a hung Redis"
+
+
+def test_async_and_sync_replicas_share_one_claim_per_callback(
+    redis_server: RedisServer, redis_prefix: str
+) -> None:
+    """Twenty concurrent deliveries of one callback to two async replicas and a sync one: the
+    handler runs once; a failed run is released for KIE's redelivery."""
+    body, headers = signed(callback("complete", task_id="task-shared"))
+    runs: list[str] = []
+
+    async def slow_handler(event: webhooks.CallbackEvent) -> None:
+        await asyncio.sleep(0.05)  # still running while the others arrive
+        runs.append(event.task_id)
+
+    async def failing(event: webhooks.CallbackEvent) -> None:
+        raise RuntimeError("handler down")
+
+    def store() -> RedisDedupStore:
+        return RedisDedupStore(redis_server.url, prefix=redis_prefix)
+
+    async def deliver_all() -> list[webhooks.Receipt]:
+        replicas = [webhooks.Deduplicator(store()) for _ in range(2)]
+        failed = await webhooks.areceive(body, headers, SECRET, failing, dedup=replicas[0])
+        assert failed.status >= 500 and not failed.processed
+        return list(
+            await asyncio.gather(
+                *(
+                    webhooks.areceive(body, headers, SECRET, slow_handler, dedup=replicas[i % 2])
+                    for i in range(20)
+                )
+            )
+        )
+
+    receipts = asyncio.run(deliver_all())
+    assert runs == ["task-shared"]
+    assert sum(r.processed for r in receipts) == 1
+    sync_replica = webhooks.Deduplicator(store())
+    later = webhooks.receive(body, headers, SECRET, runs.append, dedup=sync_replica)
+    assert later.status == 200 and not later.processed and len(runs) == 1
+
+
+class SlowSyncStore:
+    """A user's store with blocking I/O and no async twins."""
+
+    def __init__(self) -> None:
+        self.inner = webhooks.InMemoryDedupStore()
+
+    def claim(self, key: str) -> webhooks.Claim:
+        time.sleep(0.4)
+        return self.inner.claim(key)
+
+    def complete(self, key: str) -> None:
+        time.sleep(0.4)
+        self.inner.complete(key)
+
+    def release(self, key: str) -> None:
+        self.inner.release(key)
+
+
+def test_an_async_receiver_runs_a_blocking_store_off_its_loop() -> None:
+    body, headers = signed(callback("complete", task_id="task-slow-store"))
+    runs: list[webhooks.CallbackEvent] = []
+    dedup = webhooks.Deduplicator(SlowSyncStore())
+
+    async def deliver() -> webhooks.Receipt:
+        return await webhooks.areceive(body, headers, SECRET, runs.append, dedup=dedup)
+
+    receipt, gap = asyncio.run(with_heartbeat(deliver))
+    assert receipt.processed and len(runs) == 1
+    assert gap < LONGEST_GAP, f"the loop stalled {gap:.2f} s on the store"

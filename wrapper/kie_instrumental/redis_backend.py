@@ -376,6 +376,7 @@ return 1
         self.claim_ttl = claim_ttl
         self.done_ttl = done_ttl
         self._swap = self._redis.register_script(self._SWAP)
+        self._aio = _AsyncRedis(redis_or_url, self._redis, redis_timeout)
         self._tokens: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -406,6 +407,31 @@ return 1
 
     def is_done(self, key: str) -> bool:
         return self._redis.get(self._key(key)) == b"done"
+
+    # -- the same, awaited (async receivers: never block the event loop) -----------------------
+
+    async def claim_async(self, key: str) -> Claim:
+        token = "running:" + secrets.token_hex(8)
+        client = self._aio.on_this_loop().client
+        taken = await client.set(self._key(key), token, nx=True, px=int(self.claim_ttl * 1000))
+        if taken:
+            with self._lock:
+                self._tokens[key] = token
+            return "claimed"
+        return "done" if await client.get(self._key(key)) == b"done" else "running"
+
+    async def _finish_async(self, key: str, value: Literal["done", ""]) -> None:
+        with self._lock:
+            token = self._tokens.pop(key, None)
+        if token is not None:
+            args = [token, value, int(self.done_ttl)]
+            await self._aio.on_this_loop().run(self._SWAP, [self._key(key)], args)
+
+    async def complete_async(self, key: str) -> None:
+        await self._finish_async(key, "done")
+
+    async def release_async(self, key: str) -> None:
+        await self._finish_async(key, "")
 
     def __repr__(self) -> str:
         return f"RedisDedupStore(prefix={self.prefix!r})"

@@ -23,6 +23,7 @@ So `receive` trusts only what is signed or what KIE confirms:
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import functools
 import hashlib
@@ -412,17 +413,28 @@ class Deduplicator:
         return "processed"
 
     async def arun(self, key: str, work: Callable[[], Awaitable[Any]]) -> Outcome:
-        """run() for a coroutine function."""
-        claim = self.store.claim(key)
+        """run() for a coroutine function; the store is awaited, never blocking the loop."""
+        claim = await self._store_step("claim", key)
         if claim != "claimed":
             return "duplicate" if claim == "done" else "running"
         try:
             await work()
         except BaseException:
-            self.store.release(key)
+            await self._store_step("release", key)
             raise
-        self.store.complete(key)
+        await self._store_step("complete", key)
         return "processed"
+
+    async def _store_step(self, name: Literal["claim", "complete", "release"], key: str) -> Any:
+        # A store's own async twin (`claim_async`..., as RedisDedupStore has) is awaited; the
+        # in-memory store is called as is (no I/O); any other store may do I/O: a thread.
+        twin = getattr(self.store, f"{name}_async", None)
+        if twin is not None:
+            return await twin(key)
+        step = getattr(self.store, name)
+        if isinstance(self.store, InMemoryDedupStore):
+            return step(key)
+        return await asyncio.to_thread(step, key)
 
     def handle(self, event: CallbackEvent, handler: Callable[[CallbackEvent], Any]) -> Outcome:
         """Run `handler(event)` once per (task id, stage)."""
