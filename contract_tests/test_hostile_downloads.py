@@ -5,6 +5,8 @@ saved, and each failure carries the task id. Sync and async alike."""
 from __future__ import annotations
 
 import asyncio
+import tracemalloc
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -235,3 +237,25 @@ def test_a_name_that_does_not_resolve_is_a_connection_error(download, tmp_path, 
         "download: cannot resolve cdn.example: [Errno -2] Name or service not known "
         "(task_id=task-9)"
     )
+
+
+def test_a_compressed_download_is_inflated_a_piece_at_a_time(server, download, tmp_path):
+    """Audio sent gzip-encoded although identity was asked for: saved decoded, and a 20 MiB
+    file inflated from about 20 KiB never sits in memory whole."""
+    audio = MP3 + bytes(20 * 1024 * 1024)
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    packed = packer.compress(audio) + packer.flush()
+    server.script(
+        "GET", "/x.mp3", Reply(200, body=packed, headers={**AUDIO, "Content-Encoding": "gzip"})
+    )
+    del audio
+    tracemalloc.start()
+    try:
+        (path,) = download(server.url_for("/x.mp3"), tmp_path, allow_private_downloads=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert path.stat().st_size == len(MP3) + 20 * 1024 * 1024
+    assert path.read_bytes()[: len(MP3)] == MP3
+    assert server.requests[-1].headers.get("Accept-Encoding") == "identity"
+    assert peak < 12 * 1024 * 1024, peak
