@@ -485,3 +485,21 @@ def test_what_the_fake_sends_is_declared_in_the_spec_key_for_key():
         "FIRST_SUCCESS",
         "SUCCESS",
     }
+
+
+def test_a_create_without_callback_url_gets_kies_own_answer() -> None:
+    """Recorded from KIE (legacy route): HTTP 200, code 422, KIE's message, data null."""
+    fake = FakeKie(rate_limit=None, callbacks="off")
+
+    async def scenario() -> list[httpx.Response]:
+        async with http_to(fake.app) as http:
+            bodies = [
+                {k: v for k, v in BODY.items() if k != "callBackUrl"},
+                {**BODY, "callBackUrl": None},
+            ]
+            return [await http.post(CREATE, headers=auth(fake), json=body) for body in bodies]
+
+    for answer in run(scenario):
+        assert answer.status_code == 200
+        assert answer.json() == {"code": 422, "msg": "Please enter callBackUrl.", "data": None}
+    assert fake.tasks == {}

@@ -34,6 +34,9 @@ FAILURE_MESSAGES = {
 SKIPPABLE_CALLBACKS = ("text", "first")
 _STAGE_INDEX = {"text": 1, "first": 2, "complete": 3}
 
+# What KIE answers a create without callBackUrl (recorded: HTTP 200, data null).
+MISSING_CALLBACK = "Please enter callBackUrl."
+
 
 class LegacyRoute:
     def __init__(self, fake: FakeKie) -> None:
@@ -55,6 +58,8 @@ class LegacyRoute:
             body = json.loads(await request.body())
         except (ValueError, UnicodeDecodeError):
             return envelope(422, "body: must be a JSON object, got text that is not JSON")
+        if isinstance(body, dict) and body.get("callBackUrl") is None:
+            return envelope(422, MISSING_CALLBACK)  # KIE's own words, before any other rule
         violations = self.fake.request_violations(body)
         if violations:
             return envelope(422, violations[0].message(python_names=False))
