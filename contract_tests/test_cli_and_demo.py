@@ -231,6 +231,10 @@ def test_the_demo_runs_the_whole_flow_and_leaves_nothing_behind(tmp_path, route,
     assert lines.count("signature verified") == len(stages)
     assert f"on the {route[1] if route else 'market'} route" in lines
     assert "status SUCCESS" in lines and f"Callbacks {', '.join(stages)}" in lines
+    # One vocabulary: the normalised status first, the route's own word in brackets.
+    shown = re.findall(r"poll: status (\S+)( \[\w+\])?$", lines, re.MULTILINE)
+    assert shown and all(word.isupper() for word, _ in shown)
+    assert all(raw for _, raw in shown) == (not route)  # Market's words are its own
     task_id = re.search(r"Task\s+(\w+)", lines).group(1)
     files = sorted(out.iterdir())
     track_ids = [track_id(task_id, n) for n in range(2)]  # the task's tracks, by their UUIDs

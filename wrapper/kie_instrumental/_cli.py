@@ -76,6 +76,16 @@ def exit_code_for(error: KieError) -> int:
     return 11
 
 
+def shown_status(details: TaskDetails) -> str:
+    """One vocabulary on screen: the normalised status (a running state this version does not
+    name, such as the Market route's `waiting`, shows as RUNNING), the route's own word in
+    brackets when it differs: `RUNNING [queuing]`, `SUCCESS [success]`, `TEXT_SUCCESS`."""
+    status = details.status
+    shown = str(status) if status.is_known or status.is_terminal else "RUNNING"
+    raw = details.raw_status
+    return f"{shown} [{raw}]" if raw and raw != shown else shown
+
+
 class LiveStatus:
     """Shows the current stage and the elapsed time while waiting: one line redrawn on a
     terminal, one line per change otherwise (logs, CI)."""
@@ -100,13 +110,13 @@ class LiveStatus:
             self.stream.write("\n")
 
     def update(self, details: TaskDetails) -> None:
-        self.stage = str(details.status)
+        self.stage = shown_status(details)
         if not self._tty:
             self.stream.write(f"{self._line()}\n")
             self.stream.flush()
 
     def _line(self) -> str:
-        return f"  stage {self.stage:<16} elapsed {time.monotonic() - self.started:6.1f} s"
+        return f"  stage {self.stage:<24} elapsed {time.monotonic() - self.started:6.1f} s"
 
     def _tick(self) -> None:
         while not self._stop.wait(0.2):

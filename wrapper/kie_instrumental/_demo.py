@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _spec
+from ._cli import shown_status
 from ._client import AsyncKieClient, KieClient
 from ._models import CallbackEvent, TaskDetails
 from ._routes import client_route
@@ -93,7 +94,7 @@ def run_demo(out: Path, *, stage_seconds: float = 1.5, route: str | None = None)
         console.say(f"task {task.task_id} created")
 
         def on_progress(details: TaskDetails) -> None:
-            console.say(f"poll: status {details.status}")
+            console.say(f"poll: status {shown_status(details)}")
 
         details = client.wait(task, timeout=120, on_progress=on_progress)
         if not complete.wait(timeout=10):
