@@ -11,6 +11,7 @@ import os
 import re
 import socket
 import stat
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -969,3 +970,184 @@ def test_a_file_object_without_a_name_is_uploaded_as_upload_bin(client, mock_upl
         client.upload_file(stream)
         name = sent_field(route.calls.last.request, "fileName")
         assert re.fullmatch(r"upload-[0-9a-f]{16}\.bin", name), name
+
+
+# -- what a download keeps: audio recognised by its first bytes ----------------------------------
+
+
+def download_reply(client, tmp_path, reply: httpx.Response | list[httpx.Response]) -> Path:
+    replies = reply if isinstance(reply, list) else [reply]
+    track = Track(id="t1", title="T", audio_url="https://cdn.example/a.mp3")
+    with respx.mock() as router:
+        router.get(url__startswith="https://cdn.example/").mock(side_effect=replies)
+        (path,) = client.download([track], tmp_path)
+    return path
+
+
+AUDIO_HEADS = {
+    "mp3-id3": b"ID3\x04\x00\x00\x00\x00\x00\x00\x00\x00",
+    "flac": b"fLaC\x00\x00\x00\x22\x00\x00\x00\x00",
+    "ogg": b"OggS\x00\x02\x00\x00\x00\x00\x00\x00",
+    "aiff": b"FORM\x00\x00\x00\x00AIFF",
+    "wav": b"RIFF\x24\x00\x00\x00WAVEfmt ",
+    "m4a": b"\x00\x00\x00\x20ftypM4A ",
+    "mp3-frame": b"\xff\xfb\x10\x00" + bytes(8),
+    "aac-adts": b"\xff\xf1\x50\x80" + bytes(8),
+}
+
+
+@pytest.mark.parametrize("head", AUDIO_HEADS.values(), ids=AUDIO_HEADS.keys())
+def test_each_audio_format_is_recognised_and_kept_whole(open_client, tmp_path, head):
+    body = head + bytes(range(256)) * 4
+    path = download_reply(open_client, tmp_path, httpx.Response(200, content=body))
+    assert path.read_bytes() == body
+
+
+NOT_AUDIO_HEADS = {
+    "riff-avi": b"RIFF\x24\x00\x00\x00AVI LIST",
+    "ftyp-elsewhere": b"\x00\x00\x00ftypM4A \x00",
+    "frame-sync-too-short": b"\xff\xdf\x10\x00" + bytes(8),
+    "no-frame-sync": b"\xfe\xfb\x10\x00" + bytes(8),
+    "second-byte-only": b"\x00\xfb\x10\x00" + bytes(8),
+    "lower-case-magic": b"flac\x00\x00\x00\x22\x00\x00\x00\x00",
+}
+
+
+@pytest.mark.parametrize("head", NOT_AUDIO_HEADS.values(), ids=NOT_AUDIO_HEADS.keys())
+def test_near_misses_of_audio_signatures_are_never_kept(open_client, tmp_path, head):
+    with pytest.raises(APIError) as caught:
+        download_reply(open_client, tmp_path, httpx.Response(200, content=head * 20))
+    assert str(caught.value) == (
+        "download: the answer is not audio (its first bytes are no audio format)"
+    )
+    assert (caught.value.code, caught.value.http_status) == (200, 200)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_two_byte_frame_header_is_audio(open_client, tmp_path):
+    path = download_reply(open_client, tmp_path, httpx.Response(200, content=b"\xff\xfb"))
+    assert path.read_bytes() == b"\xff\xfb"
+
+
+class Chunks(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A chunked body produced piece by piece, for the sync and the async client alike."""
+
+    def __init__(self, pieces: Iterator[bytes]) -> None:
+        self.pieces = pieces
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.pieces
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for piece in self.pieces:
+            yield piece
+
+
+def chunked(pieces: Iterator[bytes], **headers: str) -> httpx.Response:
+    return httpx.Response(
+        200, headers={"transfer-encoding": "chunked", **headers}, stream=Chunks(pieces)
+    )
+
+
+def test_audio_split_across_small_chunks_is_recognised(open_client, tmp_path):
+    wav = AUDIO_HEADS["wav"] + bytes(100)
+    pieces = (wav[start : start + 5] for start in range(0, len(wav), 5))
+    path = download_reply(open_client, tmp_path, chunked(pieces))
+    assert path.read_bytes() == wav
+
+
+@pytest.mark.parametrize(
+    ("content_type", "shown"),
+    [
+        ("text/html; charset=utf-8; x=y", "text/html"),
+        ("TEXT/PLAIN", "text/plain"),
+        ("text/" + "x" * 100, "text/" + "x" * 55),
+    ],
+)
+def test_an_answer_declared_as_not_audio_is_refused_naming_its_type(
+    open_client, tmp_path, content_type, shown
+):
+    reply = httpx.Response(200, content=MP3, headers={"content-type": content_type})
+    with pytest.raises(APIError) as caught:
+        download_reply(open_client, tmp_path, reply)
+    assert str(caught.value) == f"download: the answer is not audio (Content-Type {shown})"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "content_type", ["audio/mpeg", "video/mp4", "application/ogg", "binary/octet-stream"]
+)
+def test_the_audio_content_types_are_accepted(open_client, tmp_path, content_type):
+    reply = httpx.Response(200, content=MP3, headers={"content-type": content_type})
+    assert download_reply(open_client, tmp_path, reply).read_bytes() == MP3
+
+
+def test_reading_stops_at_the_first_bytes_that_are_not_audio(open_client, tmp_path):
+    pulled: list[int] = []
+
+    def page(first: bytes) -> Iterator[bytes]:
+        for n in range(200):
+            pulled.append(n)
+            yield first if n == 0 else b"<p>more of the page</p>" * 100
+
+    for reply in (
+        chunked(page(b"<!doctype html><html>")),
+        chunked(page(MP3), **{"content-type": "text/html"}),
+    ):
+        pulled.clear()
+        with pytest.raises(APIError, match="not audio"):
+            download_reply(open_client, tmp_path, reply)
+        assert pulled == [0]  # not one chunk more of the 200 the server would send
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_each_redirect_status_is_followed_to_the_audio(open_client, tmp_path, status):
+    replies = [
+        httpx.Response(status, headers={"location": "https://cdn.example/moved.mp3"}),
+        httpx.Response(200, content=MP3),
+    ]
+    assert download_reply(open_client, tmp_path, replies).read_bytes() == MP3
+
+
+def test_a_success_with_a_location_header_is_not_a_redirect(open_client, tmp_path):
+    reply = httpx.Response(200, content=MP3, headers={"location": "https://cdn.example/b.mp3"})
+    assert download_reply(open_client, tmp_path, reply).read_bytes() == MP3
+
+
+def test_any_2xx_with_audio_is_kept(open_client, tmp_path):
+    assert (
+        download_reply(open_client, tmp_path, httpx.Response(299, content=MP3)).read_bytes() == MP3
+    )
+
+
+@pytest.mark.parametrize(
+    ("reply", "error_class", "message"),
+    [
+        (
+            httpx.Response(404, text="<html>nope</html>"),
+            NotFoundError,
+            "download: KIE answered code 404: an HTML page [HTTP 404]",
+        ),
+        (
+            httpx.Response(404, json={"code": 200, "msg": "ok"}),
+            APIError,
+            "download: unexpected HTTP 404",
+        ),
+        (
+            httpx.Response(300, content=MP3),
+            APIError,
+            "download: KIE answered code 300: a redirect to nowhere, not followed",
+        ),
+    ],
+    ids=["html-404", "success-envelope-404", "multiple-choices"],
+)
+def test_an_error_answer_of_the_file_host_is_raised_with_its_status(
+    make_client, tmp_path, reply, error_class, message
+):
+    with pytest.raises(error_class) as caught:
+        download_reply(make_client(allow_private_downloads=True, max_retries=0), tmp_path, reply)
+    assert type(caught.value) is error_class
+    assert str(caught.value).startswith(message)
+    assert (caught.value.code, caught.value.http_status) == (reply.status_code, reply.status_code)
+    assert list(tmp_path.iterdir()) == []
