@@ -134,9 +134,9 @@ def test_a_whole_task_fires_every_client_event_with_its_fields(make_client, mock
     assert [(d.bytes, d.task_id) for d in downloads] == [(len(MP3), "task-1")] * 2
     assert all(d.seconds >= 0 for d in downloads)
     download_answers = [a for a in answered if a.operation == "download"]
-    assert {(a.url, a.code) for a in download_answers} == {
-        ("https://cdn.example/0.mp3", None),
-        ("https://cdn.example/1.mp3", None),
+    assert {(a.url, a.code, a.method) for a in download_answers} == {
+        ("https://cdn.example/0.mp3", None, "GET"),
+        ("https://cdn.example/1.mp3", None, "GET"),
     }
 
     ends = recorder.of(ev.CallFinished)

@@ -1151,3 +1151,25 @@ def test_an_error_answer_of_the_file_host_is_raised_with_its_status(
     assert str(caught.value).startswith(message)
     assert (caught.value.code, caught.value.http_status) == (reply.status_code, reply.status_code)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_longest_name_still_leaves_room_for_the_temporary_file(open_client, tmp_path):
+    track = Track(id="3", title="語" * 300, audio_url="https://cdn.example/x.mp3")
+    with respx.mock() as router:
+        router.get(url__startswith="https://cdn.example/").respond(200, content=MP3)
+        (long,) = open_client.download([track], tmp_path)
+    assert 190 <= len(long.name.encode()) <= 200 and long.read_bytes() == MP3
+
+
+def test_downloads_take_no_rate_limit_slot_and_never_carry_the_key(make_client, clock, tmp_path):
+    # The file hosts are not KIE's API: its request budget is not spent there, and the key is
+    # not sent, even to a file on the API's own host.
+    api = "https://kie.example"
+    client = make_client(rate_limit=(1, 60), allow_private_downloads=True, base_url=api)
+    tracks = [Track(id=f"t{n}", title="T", audio_url=f"{api}/files/{n}.mp3") for n in range(3)]
+    with respx.mock() as router:
+        files = router.get(url__startswith=f"{api}/files/").respond(200, content=MP3)
+        assert len(client.download(tracks, tmp_path)) == 3
+    assert clock.sleeps == []
+    assert files.call_count == 3
+    assert all("authorization" not in call.request.headers for call in files.calls)
