@@ -1173,3 +1173,24 @@ def test_downloads_take_no_rate_limit_slot_and_never_carry_the_key(make_client, 
     assert clock.sleeps == []
     assert files.call_count == 3
     assert all("authorization" not in call.request.headers for call in files.calls)
+
+
+@pytest.mark.parametrize(
+    ("title", "track_id", "url", "name"),
+    [
+        ("Song", "t1", "https://cdn.example/a.WAV", "Song-t1.wav"),
+        ("Song", "t1", "https://cdn.example/a.exe", "Song-t1.mp3"),
+        ("Song", "t1", "https://cdn.example/a", "Song-t1.mp3"),
+        ("a" * 100, "b" * 100, "https://cdn.example/a.mp3", "a" * 80 + "-" + "b" * 80 + ".mp3"),
+        # 64 three-byte characters: with "-999.mp3" exactly the 200-byte bound, kept whole.
+        ("語" * 80, "", "https://cdn.example/a.mp3", "語" * 64 + ".mp3"),
+    ],
+)
+def test_a_download_name_is_built_from_title_id_and_audio_suffix(
+    open_client, tmp_path, title, track_id, url, name
+):
+    track = Track(id=track_id, title=title, audio_url=url)
+    with respx.mock() as router:
+        router.get(url__startswith="https://cdn.example/").respond(200, content=MP3)
+        (path,) = open_client.download([track], tmp_path)
+    assert path.name == name
