@@ -11,6 +11,7 @@ import os
 import re
 import socket
 import stat
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -1194,3 +1195,31 @@ def test_a_download_name_is_built_from_title_id_and_audio_suffix(
         router.get(url__startswith="https://cdn.example/").respond(200, content=MP3)
         (path,) = open_client.download([track], tmp_path)
     assert path.name == name
+
+
+@pytest.mark.parametrize(
+    ("title", "track_id", "name"),
+    [
+        ("Élan " + "a" * 99, "b" * 100, "Elan_" + "a" * 75 + "-" + "b" * 80 + ".mp3"),
+        ("夜の歌", "t1", "t1.mp3"),
+        ("夜", "", "track.mp3"),
+        (None, "語", "track.mp3"),
+    ],
+)
+def test_a_title_the_file_system_cannot_store_falls_back_to_ascii(
+    open_client, tmp_path, monkeypatch, title, track_id, name
+):
+    monkeypatch.setattr(sys, "getfilesystemencoding", lambda: "ascii")
+    track = Track(id=track_id, title=title, audio_url="https://cdn.example/a.mp3")
+    with respx.mock() as router:
+        router.get(url__startswith="https://cdn.example/").respond(200, content=MP3)
+        (path,) = open_client.download([track], tmp_path)
+    assert path.name == name
+
+
+def test_a_track_without_title_or_id_is_named_track(open_client, tmp_path):
+    track = Track(id="", title="", audio_url="https://cdn.example/a.mp3")
+    with respx.mock() as router:
+        router.get(url__startswith="https://cdn.example/").respond(200, content=MP3)
+        (path,) = open_client.download([track], tmp_path)
+    assert path.name == "track.mp3"
