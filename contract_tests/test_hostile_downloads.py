@@ -259,3 +259,18 @@ def test_a_compressed_download_is_inflated_a_piece_at_a_time(server, download, t
     assert path.read_bytes()[: len(MP3)] == MP3
     assert server.requests[-1].headers.get("Accept-Encoding") == "identity"
     assert peak < 12 * 1024 * 1024, peak
+
+
+@pytest.mark.parametrize(
+    ("url", "rule"),
+    [
+        ("ftp://cdn.example/x.mp3", "must be an http(s) URL"),
+        ("https:///x.mp3", "must be an http(s) URL"),
+        ("http://cdn.example/x.mp3", "must be https (http only with allow_private_downloads=True)"),
+    ],
+)
+def test_a_url_no_address_check_can_allow_is_refused_unsent(download, tmp_path, url, rule):
+    error = refused(download, url, tmp_path, error=InvalidRequestError)
+    assert (error.field, error.rule) == ("audioUrl", "format")
+    assert str(error) == f"audio_url (audioUrl): {rule}, got {url!r} (task_id=task-9)"
+    assert list(tmp_path.iterdir()) == []
