@@ -274,3 +274,32 @@ def test_a_url_no_address_check_can_allow_is_refused_unsent(download, tmp_path, 
     assert (error.field, error.rule) == ("audioUrl", "format")
     assert str(error) == f"audio_url (audioUrl): {rule}, got {url!r} (task_id=task-9)"
     assert list(tmp_path.iterdir()) == []
+
+
+def _resolving_to(monkeypatch: pytest.MonkeyPatch, addresses: list[str]) -> None:
+    import socket
+
+    def dns(host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (a, port, 0, 0)) for a in addresses]
+
+    monkeypatch.setattr(socket, "getaddrinfo", dns)
+
+
+def test_a_name_with_no_address_is_a_connection_error(download, tmp_path, monkeypatch):
+    _resolving_to(monkeypatch, [])
+    error = refused(download, "https://cdn.example/x.mp3", tmp_path, error=APIConnectionError)
+    assert str(error) == "download: no address for cdn.example (task_id=task-9)"
+    assert error.request_may_have_arrived is False
+
+
+def test_every_internal_address_is_named_within_a_bound(download, tmp_path, monkeypatch):
+    addresses = [f"fd00::{n:04x}:0:0:0:{n:04x}" for n in range(1, 11)]
+    _resolving_to(monkeypatch, addresses)
+    error = refused(download, "https://cdn.example/x.mp3", tmp_path, error=InvalidRequestError)
+    named = ", ".join(sorted(addresses))[:200]
+    assert str(error) == (
+        f"audio_url (audioUrl): must be on a public address, got https://cdn.example/x.mp3 at "
+        f"{named} (private, loopback and link-local hosts need allow_private_downloads=True) "
+        "(task_id=task-9)"
+    )
+    assert (error.field, error.rule) == ("audioUrl", "public address")
