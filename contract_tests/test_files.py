@@ -1223,3 +1223,50 @@ def test_a_track_without_title_or_id_is_named_track(open_client, tmp_path):
         router.get(url__startswith="https://cdn.example/").respond(200, content=MP3)
         (path,) = open_client.download([track], tmp_path)
     assert path.name == "track.mp3"
+
+
+@pytest.mark.parametrize(
+    ("source", "directory", "message"),
+    [
+        (
+            "task-1",
+            ".",
+            "source (source): must be TaskDetails, a CallbackEvent or tracks (a task id? pass "
+            "client.wait(task_id) or client.get_task(task_id) instead), got 'task-1'",
+        ),
+        (5, ".", "source (source): must be TaskDetails, a CallbackEvent or tracks, got 5"),
+        (
+            [Track(id="a", title="t", audio_url="https://cdn.example/a.mp3"), "x"],
+            ".",
+            "source (source): must hold only Track objects, got 'x'",
+        ),
+        ([], 5, "directory (directory): must be a path, got 5"),
+    ],
+)
+def test_what_cannot_be_downloaded_is_refused_before_any_request(
+    open_client, source, directory, message
+):
+    with respx.mock() as router:
+        with pytest.raises(InvalidRequestError) as caught:
+            open_client.download(source, directory)
+        assert router.calls.call_count == 0
+    assert str(caught.value) == message
+    assert caught.value.rule == "type"
+
+
+def test_too_many_redirects_end_the_download_with_its_task_id(open_client, tmp_path):
+    details = TaskDetails(
+        task_id="task-5",
+        status=TaskStatus.SUCCESS,
+        tracks=(Track(id="t1", title="T", audio_url="https://cdn.example/0.mp3"),),
+    )
+    with respx.mock() as router:
+        for n in range(6):
+            router.get(f"https://cdn.example/{n}.mp3").respond(
+                302, headers={"location": f"https://cdn.example/{n + 1}.mp3"}
+            )
+        with pytest.raises(APIError) as caught:
+            open_client.download(details, tmp_path)
+    assert str(caught.value) == "download: more than 5 redirects (task_id=task-5)"
+    assert caught.value.task_id == "task-5"
+    assert list(tmp_path.iterdir()) == []

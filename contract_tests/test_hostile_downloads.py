@@ -303,3 +303,22 @@ def test_every_internal_address_is_named_within_a_bound(download, tmp_path, monk
         "(task_id=task-9)"
     )
     assert (error.field, error.rule) == ("audioUrl", "public address")
+
+
+def test_a_download_that_never_answers_ends_within_its_request_timeout(server, download, tmp_path):
+    import time
+
+    server.script("GET", "/x.mp3", Reply(200, hang=True))
+    started = time.monotonic()
+    with pytest.raises(APIConnectionError) as caught:
+        download(
+            server.url_for("/x.mp3"),
+            tmp_path,
+            allow_private_downloads=True,
+            max_retries=0,
+            request_timeout=0.5,
+            timeout=30,
+        )
+    assert time.monotonic() - started < 10  # generous: the client's own timeout is 30 s
+    assert caught.value.task_id == "task-9"
+    assert list(tmp_path.iterdir()) == []
