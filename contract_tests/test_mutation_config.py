@@ -56,9 +56,17 @@ def test_the_staging_copy_is_read_by_mutmut_as_intended(
     config = configuration._load_config()
     assert config.should_mutate(Path("src/kie_instrumental/webhooks.py"))
     assert not config.should_mutate(Path("src/kie_instrumental/_core.py"))
-    assert config.pytest_add_cli_args_test_selection == [
-        f"contract_tests/{t}" for t in MODULES["webhooks"]
+    deselected = [
+        arg
+        for t in TOOL["kie-mutation"]["deselect"]
+        for arg in ("--deselect", f"contract_tests/{t}")
     ]
+    assert (
+        config.pytest_add_cli_args_test_selection
+        == [f"contract_tests/{t}" for t in MODULES["webhooks"]] + deselected
+    )
+    assert config.pytest_add_cli_args[:2] == ["-p", "mutation.order"]
+    assert "mypy" in config.type_check_command
     assert config.process_isolation.value == TOOL["mutmut"]["process_isolation"]
     assert os.path.samefile(stage / "contract_tests", ROOT / "contract_tests")
 
