@@ -85,3 +85,31 @@ def test_base_url_trailing_slash_is_harmless(make_client):
     )
     client.get_credits()
     assert seen[0].url.path == CREDIT_PATH
+
+
+_RATE_RULE = "rate_limit must be (requests, seconds) with an integer >= 1 and a finite number > 0"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"max_retries": -1}, "max_retries must be an integer >= 0, got -1"),
+        (
+            {"max_retries": -(10**60)},
+            f"max_retries must be an integer >= 0, got {str(-(10**60))[:50]}",
+        ),
+        ({"max_retries": "2"}, "max_retries must be an integer >= 0, got a str"),
+        ({"max_retries": None}, "max_retries must be an integer >= 0, got None"),
+        ({"max_retries": 1.5}, "max_retries must be an integer >= 0, got 1.5"),
+        ({"validate_requests": None}, "validate_requests must be True or False, got None"),
+        ({"rate_limit": (1, "x")}, f"{_RATE_RULE}, got (1, a str)"),
+        ({"rate_limit": (0, 1)}, f"{_RATE_RULE}, got (0, 1)"),
+        ({"rate_limit": [1, 2, 3, 4]}, f"{_RATE_RULE}, a limiter or None, got (1, 2, 3, 4)"),
+        ({"rate_limit": (1, 2, 3, 4, 5)}, f"{_RATE_RULE}, a limiter or None, got a tuple"),
+        ({"rate_limit": "x"}, f"{_RATE_RULE}, a limiter or None, got a str"),
+    ],
+)
+def test_a_bad_option_is_named_with_what_was_given_in_short(options, message):
+    with pytest.raises(ConfigurationError) as caught:
+        KieClient(api_key="k" * 32, **options)
+    assert str(caught.value) == message
