@@ -145,3 +145,28 @@ def test_the_async_client_awaits_a_coroutine_progress_callback():
 
     asyncio.run(run())
     assert seen == ["PENDING", "SUCCESS"]
+
+
+def test_waiting_gives_up_after_ten_minutes_by_default(make_client, mock_api, clock):
+    # wait(), wait_all() and as_completed() share the documented default: 600 s.
+    mock_api.get(RECORD_PATH).mock(return_value=record("PENDING"))
+    client = make_client()
+    started = clock.monotonic()
+    with pytest.raises(WaitTimeoutError):
+        client.wait("task-1")
+    assert clock.monotonic() - started == pytest.approx(600)
+    started = clock.monotonic()
+    (outcome,) = client.wait_all(["task-1"]).values()
+    assert isinstance(outcome, WaitTimeoutError)
+    assert clock.monotonic() - started == pytest.approx(600)
+    started = clock.monotonic()
+    if make_client.kind == "sync":
+        (outcome,) = list(client.as_completed(["task-1"]))
+    else:
+
+        async def gather() -> list[object]:
+            return [done async for done in client._client.as_completed(["task-1"])]
+
+        (outcome,) = client._loop.run_until_complete(gather())
+    assert isinstance(outcome, WaitTimeoutError)
+    assert clock.monotonic() - started == pytest.approx(600)
