@@ -287,3 +287,33 @@ def test_redis_down_the_journaled_create_is_never_sent(fake_url: tuple[FakeKie, 
     with KieClient(fake.api_key, base_url=base_url) as kie, pytest.raises(RedisError):
         kie.run_job(journal, job_key="job-1", **FIELDS)
     assert creates(fake) == 0 and time.monotonic() - started < 5
+
+
+def test_a_second_paid_task_racing_a_callback_keeps_its_id(
+    journal: Journal,
+    fake_url: tuple[FakeKie, str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A job sent again while an earlier create of it was still unresolved (the batch opt-in):
+    that earlier create's callback arrives during the new create. The job goes on with the
+    task the callback named; the second paid task's id is kept in the job and the log."""
+    fake, base_url = fake_url
+    journal.begin("job-1", FIELDS)
+
+    class CallbackDuringCreate(KieClient):
+        def add_instrumental(self, **fields: Any) -> Any:
+            task = super().add_instrumental(**fields)
+            event = CallbackEvent(task_id=first.task_id, stage="complete", code=200, msg="ok")
+            assert record_callback(journal, event, "job-1")
+            return task
+
+    with CallbackDuringCreate(
+        fake.api_key, base_url=base_url, poll_schedule=FAST_POLLS, allow_private_downloads=True
+    ) as kie:
+        first = KieClient.add_instrumental(kie, **FIELDS)  # the earlier, unresolved create
+        [job] = kie.resume(journal, download_to=tmp_path, timeout=30)
+    [second] = [task_id for task_id in fake.tasks if task_id != first.task_id]
+    assert (job.state, job.task_id) == ("done", first.task_id)
+    assert second in (job.error or "")
+    assert any(second in r.getMessage() and "job-1" in r.getMessage() for r in caplog.records)

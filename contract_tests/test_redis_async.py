@@ -9,13 +9,14 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import httpx
 import pytest
 import redis
 from _callbacks import SECRET, callback, signed
+from _loop_probe import with_heartbeat
 from _redis_server import RedisServer
 from kie_instrumental import AsyncKieClient, PollSchedule, receivers, webhooks
 from kie_instrumental._ratelimit import Slot
@@ -40,29 +41,6 @@ FAST = PollSchedule(first=0.3, factor=1.0, cap=0.3)
 # stall for even a fraction of that.
 LONGEST_GAP = 0.3
 DOWN = (redis.RedisError, OSError, TimeoutError)
-
-
-async def with_heartbeat(work: Callable[[], Awaitable[T]]) -> tuple[T, float]:
-    """Run `work` beside a task that ticks every 10 ms; return its result and the longest
-    gap between two ticks (how long the loop was blocked)."""
-    longest = 0.0
-    done = asyncio.Event()
-
-    async def beat() -> None:
-        nonlocal longest
-        while not done.is_set():
-            before = time.monotonic()
-            await asyncio.sleep(0.01)
-            longest = max(longest, time.monotonic() - before)
-
-    beating = asyncio.create_task(beat())
-    await asyncio.sleep(0.05)  # ticking before the work starts
-    try:
-        result = await work()
-    finally:
-        done.set()
-        await beating  # its last tick measures a stall at the very end of the work
-    return result, longest
 
 
 @contextlib.contextmanager

@@ -11,12 +11,14 @@ import collections
 import csv
 import json
 import multiprocessing
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _batch_workers import FAST_POLLS, open_journal, run, write_manifest
+from _loop_probe import with_heartbeat
 from kie_instrumental import AsyncKieClient, KieClient, receivers
 from kie_instrumental._spec import (
     ADD_INSTRUMENTAL_PATH,
@@ -28,6 +30,7 @@ from kie_instrumental.batch import (
     NO_CALLBACK_URL,
     Manifest,
     ManifestError,
+    MemoryClaims,
     run_batch,
     run_batch_async,
 )
@@ -116,6 +119,39 @@ def test_async_batch_behaves_the_same(fake, tmp_path):
     assert report.counts == {"done": 10}  # type: ignore[attr-defined]
     assert len(kie.tasks) == 10 and set(creates(kie).values()) == {1}
     check_report_matches(kie, json.loads(report.json_path.read_text()), out)  # type: ignore[attr-defined]
+
+
+class SlowJournal(SQLiteJournal):
+    """A journal on a slow disk or network: every read blocks its caller."""
+
+    def get(self, key: str) -> Any:
+        time.sleep(0.4)
+        return super().get(key)
+
+
+class SlowClaims(MemoryClaims):
+    def claim(self, key: str) -> bool:
+        time.sleep(0.4)
+        return super().claim(key)
+
+
+def test_an_async_batch_never_blocks_its_loop_on_the_journal_or_the_claims(fake, tmp_path):
+    kie, base_url = fake
+    manifest = write_manifest(tmp_path / "batch.csv", 2)
+    out = tmp_path / "out"
+
+    async def go() -> Any:
+        async with AsyncKieClient(
+            api_key=kie.api_key, base_url=base_url, rate_limit=None, poll_schedule=FAST_POLLS
+        ) as client:
+            journal, claims = SlowJournal(tmp_path / "jobs.sqlite3"), SlowClaims()
+            return await run_batch_async(
+                client, manifest, out, journal=journal, claims=claims, concurrency=2
+            )
+
+    report, gap = asyncio.run(with_heartbeat(go))
+    assert report.counts == {"done": 2} and len(kie.tasks) == 2
+    assert gap < 0.3, f"the loop stalled {gap:.2f} s on the journal or the claims"
 
 
 def test_a_folder_of_local_files_is_uploaded_then_created(fake, tmp_path):

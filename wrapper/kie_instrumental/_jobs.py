@@ -36,20 +36,21 @@ class Call:
 
 @attrs.frozen
 class Record:
-    """Ask the driver to run `journal.<method>(*args, **kwargs)` and send back its result."""
+    """Ask the driver to run `target.<method>(*args, **kwargs)` and send back its result;
+    `target` is a journal, or anything else that may do I/O (a batch's claims)."""
 
-    journal: Journal
+    target: object
     method: str
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 def perform(step: Record) -> Any:
-    return getattr(step.journal, step.method)(*step.args, **step.kwargs)
+    return getattr(step.target, step.method)(*step.args, **step.kwargs)
 
 
 async def aperform(step: Record) -> Any:
-    twin = getattr(step.journal, f"{step.method}_async", None)
+    twin = getattr(step.target, f"{step.method}_async", None)
     if twin is not None:
         return await twin(*step.args, **step.kwargs)
     return await asyncio.to_thread(perform, step)
@@ -123,11 +124,15 @@ def finish(
             raise
         try:
             # "unknown" too: a resume elsewhere may have judged this live create unresolved.
-            yield transition(_UNRESOLVED, "created", task_id=task.task_id)
+            recorded = yield transition(_UNRESOLVED, "created", task_id=task.task_id)
         except Exception as exc:  # the journal is down: the paid task's id must not be lost
             log.error("job %s: task %s created, the journal did not record it", key, task.task_id)
             exc.add_note(f"task {task.task_id} was created for job {key}; keep its id")
             raise
+        if not recorded:
+            # Resolved meanwhile by an earlier create's callback (a resubmission raced it): the
+            # job goes on with that task, and this paid one's id is kept in its record and log.
+            yield from _second_task(journal, key, task.task_id)
     job = yield from _current(journal, key)
     if job.state in ("submitting", "unknown"):
         yield transition(("submitting",), "unknown")
@@ -153,6 +158,15 @@ def finish(
         yield Record(journal, "update", (key,), {"files": files})
     yield transition(("created",), "done", task_status=str(details.status))
     return (yield from _current(journal, key))
+
+
+def _second_task(journal: Journal, key: str, task_id: str) -> Generator[Step, Any, None]:
+    job = yield from _current(journal, key)
+    if job.task_id == task_id:
+        return
+    note = f"a second task {task_id} was created and paid for; the job uses {job.task_id}"
+    log.error("job %s: %s", key, note)
+    yield Record(journal, "update", (key,), {"error": note})
 
 
 def resume(
