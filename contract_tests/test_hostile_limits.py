@@ -16,7 +16,7 @@ import pytest
 from _hostile import HostileServer, Reply
 from _records import record
 from _support import API_KEY, CREATE_PATH, RECORD_PATH, VALID_FIELDS
-from kie_instrumental import AsyncKieClient, ConfigurationError, KieClient
+from kie_instrumental import APITimeoutError, AsyncKieClient, ConfigurationError, KieClient
 from kie_instrumental._responses import MAX_RETRY_AFTER, parse_retry_after
 from kie_instrumental.testing import FakeClock
 
@@ -154,6 +154,33 @@ def test_cancelled_async_calls_leave_the_connection_pool_usable() -> None:
             return elapsed
 
         assert asyncio.run(main()) < 10.0  # before: PoolTimeout, or hung
+
+
+def test_requests_that_run_out_of_time_leave_the_connection_pool_usable() -> None:
+    """Budgets ending at every moment of a request, the close included, on a one-connection
+    pool: one connection lost would leave the last call waiting for good."""
+    with HostileServer() as server:
+        server.script("GET", RECORD_PATH, Reply(200, json=record("PENDING").json(), delay=0.003))
+
+        async def main() -> str:
+            http = httpx.AsyncClient(limits=httpx.Limits(max_connections=1), timeout=3.0)
+            client = AsyncKieClient(
+                API_KEY,
+                base_url=server.url,
+                rate_limit=None,
+                http_client=http,
+                route="legacy",
+                max_retries=0,
+            )
+            rng = random.Random(3)
+            for _ in range(300):
+                with contextlib.suppress(APITimeoutError):
+                    await client.get_task("task-1", request_timeout=rng.uniform(0.001, 0.006))
+            details = await asyncio.wait_for(client.get_task("task-1"), 10)
+            await http.aclose()
+            return str(details.status)
+
+        assert asyncio.run(main()) == "PENDING"
 
 
 def test_a_create_cancelled_before_it_was_written_is_never_sent() -> None:

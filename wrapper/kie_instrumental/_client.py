@@ -211,8 +211,16 @@ def _shown(value: object) -> str:
     return f"a {type(value).__name__}"
 
 
-def _reply(response: httpx.Response, body: Collector, started: float, clock: Clock) -> Reply:
-    elapsed, received = clock.monotonic() - started, response.num_bytes_downloaded
+def _reply(
+    response: httpx.Response,
+    body: Collector,
+    started: float,
+    clock: Clock,
+    received: int | None = None,
+) -> Reply:
+    elapsed = clock.monotonic() - started
+    if received is None:
+        received = response.num_bytes_downloaded
     return Reply(
         response.status_code,
         response.headers,
@@ -223,12 +231,25 @@ def _reply(response: httpx.Response, body: Collector, started: float, clock: Clo
     )
 
 
-async def _araw(response: httpx.Response) -> AsyncIterator[bytes]:
-    if response.is_stream_consumed:  # a transport of the caller's own read it whole
-        yield response.content
-        return
-    async for raw in response.aiter_raw():
-        yield raw
+class _RawReader:
+    """An async answer's raw bytes, counted. Read from the stream itself, not `aiter_raw()`:
+    that closes the response when the body ends, and a cancellation (the request's budget)
+    landing in that close makes httpcore lose the connection; the driver closes it shielded."""
+
+    def __init__(self, response: httpx.Response, to_file: bool) -> None:
+        self.response = response
+        self.received = 0
+        # A download's sink checks the length against httpx's own count: read through it.
+        self._stream = response.aiter_raw() if to_file else response.stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        response = self.response
+        if response.is_stream_consumed:  # a transport of the caller's own read it whole
+            yield response.content
+            return
+        async for raw in cast(AsyncIterator[bytes], self._stream):
+            self.received += len(raw)
+            yield raw
 
 
 _NOTHING = Collector(0)  # what is kept of an answer streamed to a file
@@ -1006,20 +1027,24 @@ class AsyncKieClient(_BaseClient):
             response = await self._http.send(request, stream=True, follow_redirects=follow)
             try:
                 decoder = Decoder.of(response)
-                raws = _araw(response)
-                if action.stream_to is not None and response.is_success:
+                to_file = action.stream_to is not None and response.is_success
+                raws = _RawReader(response, to_file)
+                clock = self._core.clock
+                if action.stream_to is not None and to_file:
                     with action.stream_to.receiving(response) as part:
                         async for raw in raws:
                             for chunk in decoder.pieces(raw):
                                 budget.check()
                                 if not part.write(chunk):
-                                    return _reply(response, _NOTHING, started, self._core.clock)
-                    return _reply(response, _NOTHING, started, self._core.clock)
+                                    return _reply(response, _NOTHING, started, clock, raws.received)
+                    return _reply(response, _NOTHING, started, clock, raws.received)
                 body = Collector(_limit_for(action))
                 async for raw in raws:
                     budget.check()
                     if not all(body.add(chunk) for chunk in decoder.pieces(raw)):
                         break
-                return _reply(response, body, started, self._core.clock)
+                return _reply(response, body, started, clock, raws.received)
             finally:
-                await response.aclose()
+                # In a task of its own: a cancellation landing here must not stop httpcore
+                # half-way through handing the connection back.
+                await asyncio.shield(asyncio.ensure_future(response.aclose()))
