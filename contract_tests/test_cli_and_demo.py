@@ -204,10 +204,12 @@ def test_fake_server_command_serves_a_real_port():
 
 
 @pytest.mark.parametrize(
-    ("route", "stages"),
-    [([], ["complete"]), (["--route", "legacy"], ["text", "first", "complete"])],
+    ("route", "stages", "stage_seconds"),
+    [([], ["complete"], "1.0"), (["--route", "legacy"], ["text", "first", "complete"], "0.3")],
 )
-def test_the_demo_runs_the_whole_flow_and_leaves_nothing_behind(tmp_path, route, stages):
+def test_the_demo_runs_the_whole_flow_and_leaves_nothing_behind(
+    tmp_path, route, stages, stage_seconds
+):
     out = tmp_path / "demo-output"
     result = subprocess.run(
         [
@@ -217,7 +219,7 @@ def test_the_demo_runs_the_whole_flow_and_leaves_nothing_behind(tmp_path, route,
             "--out",
             str(out),
             "--stage-seconds",
-            "0.3",
+            stage_seconds,
         ],
         capture_output=True,
         text=True,
@@ -234,6 +236,10 @@ def test_the_demo_runs_the_whole_flow_and_leaves_nothing_behind(tmp_path, route,
     # One vocabulary: the normalised status first, the route's own word in brackets.
     shown = re.findall(r"poll: status (\S+)( \[\w+\])?$", lines, re.MULTILINE)
     assert shown and all(word.isupper() for word, _ in shown)
+    # The wait listens: one poll at once, then the final callback wakes it for the last one
+    # (polling alone needs 3 on the Market route's 3 s task: at once, after 2.5 s and 5 s).
+    assert "done after 2 status polls" in lines
+    assert lines.index(f"callback '{stages[-1]}' received") < lines.index("status SUCCESS")
     assert all(raw for _, raw in shown) == (not route)  # Market's words are its own
     task_id = re.search(r"Task\s+(\w+)", lines).group(1)
     files = sorted(out.iterdir())

@@ -3,8 +3,9 @@
 Starts FakeKie and a webhook receiver on loopback ports, submits KIE's documented request
 example (read from the packaged spec, on the chosen route: market by default, or legacy) with
 callBackUrl pointed at the receiver, shows each signed callback as it is verified (legacy: text,
-first, complete; market: one when the task ends), polls until done, downloads the tracks,
-prints a summary.
+first, complete; market: one when the task ends), waits listening: the receiver publishes each
+verified callback to a notifier that wakes the wait (polling is only its safety net), downloads
+the tracks, prints a summary.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from ._client import AsyncKieClient, KieClient
 from ._models import CallbackEvent, TaskDetails
 from ._routes import client_route
 from ._validation import python_name
+from .events import Event, RequestSent
+from .notify import LocalNotifier
 from .receivers import CALLBACK_PATH, starlette_app
 from .testing import FakeKie
 from .testing._server import serve_app
@@ -63,12 +66,19 @@ def run_demo(out: Path, *, stage_seconds: float = 1.5, route: str | None = None)
     console = _Console()
     fake = FakeKie(stage_seconds=stage_seconds, callbacks="loopback")
     complete = threading.Event()
+    notifier = LocalNotifier()  # the receiver wakes the client's wait()
+    polls: list[RequestSent] = []  # the client's requests about a task: its status polls
+
+    def count_polls(event: Event) -> None:
+        if isinstance(event, RequestSent) and event.task_id is not None:
+            polls.append(event)
 
     def on_callback(event: CallbackEvent) -> None:
         console.say(
             f"callback '{event.stage}' received, signature verified, confirmed with KIE "
             f"({len(event.tracks)} tracks)"
         )
+        notifier.publish(event.task_id, event.stage)
         if event.is_final:
             complete.set()
 
@@ -80,7 +90,14 @@ def run_demo(out: Path, *, stage_seconds: float = 1.5, route: str | None = None)
         hook = stack.enter_context(serve_app(receiver))
         console.say(f"FakeKie on {api}, webhook receiver on {hook}{CALLBACK_PATH}")
         client = stack.enter_context(
-            KieClient(api_key=fake.api_key, base_url=api, upload_base_url=api, route=route)
+            KieClient(
+                api_key=fake.api_key,
+                base_url=api,
+                upload_base_url=api,
+                route=route,
+                notifier=notifier,
+                hooks=[count_polls],
+            )
         )
         console.say(f"credits before: {client.get_credits():g}")
         keywords = documented_keywords(route, hook + CALLBACK_PATH)
@@ -96,7 +113,9 @@ def run_demo(out: Path, *, stage_seconds: float = 1.5, route: str | None = None)
         def on_progress(details: TaskDetails) -> None:
             console.say(f"poll: status {shown_status(details)}")
 
+        console.say("waiting: woken by the final callback, a safety poll a minute meanwhile")
         details = client.wait(task, timeout=120, on_progress=on_progress)
+        console.say(f"done after {len(polls)} status polls")
         if not complete.wait(timeout=10):
             console.say("the final callback did not arrive; the polled result stands")
         files = client.download(details, out)
