@@ -322,3 +322,40 @@ def test_a_download_that_never_answers_ends_within_its_request_timeout(server, d
     assert time.monotonic() - started < 10  # generous: the client's own timeout is 30 s
     assert caught.value.task_id == "task-9"
     assert list(tmp_path.iterdir()) == []
+
+
+_HUNG_LOOKUP = """
+import socket, time
+import httpx
+from kie_instrumental import APIConnectionError, KieClient, TaskDetails, TaskStatus, Track
+
+def hang(*args, **kwargs):
+    time.sleep(120)
+    raise OSError("too late")
+
+socket.getaddrinfo = hang
+details = TaskDetails(task_id="t", status=TaskStatus.SUCCESS,
+                      tracks=(Track(id="1", title="x", audio_url="https://slow.example/x.mp3"),))
+with KieClient(api_key="k" * 32, rate_limit=None) as client:
+    try:
+        client.download(details, ".", request_timeout=httpx.Timeout(5, connect=0.3))
+    except APIConnectionError:
+        print("gave up", flush=True)
+"""
+
+
+def test_a_process_whose_name_lookup_hangs_can_still_exit(tmp_path):
+    # The abandoned lookup must not keep the interpreter alive (it runs in a daemon thread).
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _HUNG_LOOKUP],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,  # generous: it ends in about a second
+        check=False,
+    )
+    assert done.stdout == "gave up\n", done.stderr[-2000:]
+    assert done.returncode == 0
