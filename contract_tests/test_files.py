@@ -1270,3 +1270,23 @@ def test_too_many_redirects_end_the_download_with_its_task_id(open_client, tmp_p
     assert str(caught.value) == "download: more than 5 redirects (task_id=task-5)"
     assert caught.value.task_id == "task-5"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_public_name_is_checked_without_a_noticeable_pause(make_client, tmp_path, monkeypatch):
+    import socket
+    import time
+
+    def public(host: str, port: int, *args: object, **kwargs: object) -> object:
+        time.sleep(0.02)  # a resolver's usual delay
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", public)
+    client = make_client()  # the address check is on: every track's host is looked up
+    tracks = [
+        Track(id=f"t{n}", title="T", audio_url=f"https://cdn.example/{n}.mp3") for n in range(10)
+    ]
+    started = time.monotonic()
+    with respx.mock() as router:
+        router.get(url__startswith="https://cdn.example/").respond(200, content=MP3)
+        assert len(client.download(tracks, tmp_path)) == 10
+    assert time.monotonic() - started < 5  # generous: ten lookups take a fifth of a second
