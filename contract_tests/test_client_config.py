@@ -4,6 +4,7 @@ open, context managers closing what the client opened, the User-Agent on every r
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 import pytest
@@ -113,3 +114,45 @@ def test_a_bad_option_is_named_with_what_was_given_in_short(options, message):
     with pytest.raises(ConfigurationError) as caught:
         KieClient(api_key="k" * 32, **options)
     assert str(caught.value) == message
+
+
+def test_the_repr_shows_the_settings_and_hides_the_key() -> None:
+    for cls, route in ((KieClient, "market"), (AsyncKieClient, "legacy")):
+        client = cls(api_key=API_KEY, route=route)
+        assert repr(client) == (
+            f"{cls.__name__}(base_url='https://api.kie.ai', route='{route}', api_key='***', "
+            "timeout=Timeout(connect=5.0, read=60.0, write=60.0, pool=60.0), max_retries=2, "
+            "rate_limit=RateLimiter(limit=20, period=10.0))"
+        )
+
+
+def test_a_route_given_per_call_is_the_one_used(make_client, mock_api) -> None:
+    from _records import suno_track
+    from _support import MARKET_CREATE_PATH, MARKET_RECORD_PATH, VALID_FIELDS
+
+    record = {
+        "code": 200,
+        "msg": "success",
+        "data": {
+            "taskId": "t1",
+            "model": "V6",
+            "state": "success",
+            "param": "{}",
+            "resultJson": json.dumps({"resultUrls": [], "sunoData": [suno_track()]}),
+            "failCode": None,
+            "failMsg": None,
+            "costTime": 1,
+            "completeTime": 1,
+            "createTime": 1,
+        },
+    }
+    create = mock_api.post(MARKET_CREATE_PATH).respond(
+        200, json={"code": 200, "msg": "success", "data": {"taskId": "t1"}}
+    )
+    read = mock_api.get(MARKET_RECORD_PATH).respond(200, json=record)
+    client = make_client(route="legacy")
+    fields = {k: v for k, v in VALID_FIELDS.items() if k != "callback_url"}
+    assert client.add_instrumental(**fields, route="market").route == "market"
+    assert client.get_task("t1", route="market").route == "market"
+    assert client.wait("t1", route="market").route == "market"
+    assert (create.call_count, read.call_count) == (1, 2)

@@ -198,3 +198,40 @@ def test_the_limiter_counts_against_the_api_host_only(make_client, clock, tmp_pa
 def test_the_limit_value_is_checked() -> None:
     with pytest.raises(ConfigurationError, match=r"^rate_limit"):
         KieClient(API_KEY, rate_limit=(0, 10.0))
+
+
+def test_a_call_timeout_reaches_the_transport_for_every_call(make_client) -> None:
+    from _records import record, suno_track
+    from _support import VALID_FIELDS
+
+    seen: list[tuple[str, dict[str, float]]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.path, request.extensions["timeout"]))
+        if request.url.path.endswith("add-instrumental"):
+            return httpx.Response(200, json={"code": 200, "msg": "ok", "data": {"taskId": "t1"}})
+        if request.url.path.endswith("file-stream-upload"):
+            data = {"fileName": "a.wav", "downloadUrl": "https://tmp.example/a.wav"}
+            return httpx.Response(
+                200, json={"success": True, "code": 200, "msg": "ok", "data": data}
+            )
+        return record("SUCCESS", [suno_track()], task_id="t1")
+
+    client = make_client(timeout=7.0, transport=httpx.MockTransport(handler))
+    per_call = httpx.Timeout(3.0, connect=1.0)
+    client.add_instrumental(**VALID_FIELDS, request_timeout=per_call)
+    client.upload_file(b"RIFF", file_name="a.wav", request_timeout=per_call)
+    client.get_task("t1", request_timeout=per_call)
+    client.wait("t1", request_timeout=per_call)
+    client.wait_all(["t1"], request_timeout=per_call)
+    if make_client.kind == "sync":
+        list(client.as_completed(["t1"], request_timeout=per_call))
+    else:
+
+        async def gather() -> None:
+            async for _ in client._client.as_completed(["t1"], request_timeout=per_call):
+                pass
+
+        client._loop.run_until_complete(gather())
+    assert len(seen) == 6
+    assert all(t == {"connect": 1.0, "read": 3.0, "write": 3.0, "pool": 3.0} for _, t in seen), seen
