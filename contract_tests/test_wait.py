@@ -170,3 +170,27 @@ def test_waiting_gives_up_after_ten_minutes_by_default(make_client, mock_api, cl
         (outcome,) = client._loop.run_until_complete(gather())
     assert isinstance(outcome, WaitTimeoutError)
     assert clock.monotonic() - started == pytest.approx(600)
+
+
+@pytest.mark.parametrize("call", ["wait_all", "as_completed"])
+def test_as_completed_and_wait_all_report_progress(make_client, mock_api, clock, call):
+    sequence = ["PENDING", "TEXT_SUCCESS", "SUCCESS"]
+    _, handler = polls(clock, sequence, [suno_track()])
+    mock_api.get(RECORD_PATH).mock(side_effect=handler)
+    client, seen = make_client(), []
+
+    def progress(details) -> None:
+        seen.append(details.status)
+
+    if call == "wait_all":
+        client.wait_all(["task-1"], on_progress=progress)
+    elif make_client.kind == "sync":
+        list(client.as_completed(["task-1"], on_progress=progress))
+    else:
+
+        async def gather() -> None:
+            async for _ in client._client.as_completed(["task-1"], on_progress=progress):
+                pass
+
+        client._loop.run_until_complete(gather())
+    assert seen == sequence
