@@ -467,3 +467,71 @@ def test_completing_an_unclaimed_key_marks_it_done():
     store = wh.InMemoryDedupStore()
     store.complete("never-claimed")
     assert store.claim("never-claimed") == "done"
+
+
+def test_an_async_dedup_store_is_awaited_and_a_plain_one_is_called_with_the_key():
+    import asyncio
+
+    class PlainStore:  # e.g. a database: called off the event loop
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, str]] = []
+            self.done: set[str] = set()
+
+        def claim(self, key: str) -> wh.Claim:
+            self.calls.append(("claim", key))
+            return "done" if key in self.done else "claimed"
+
+        def complete(self, key: str) -> None:
+            self.calls.append(("complete", key))
+            self.done.add(key)
+
+        def release(self, key: str) -> None:
+            self.calls.append(("release", key))
+
+    class AsyncStore(PlainStore):  # e.g. redis.asyncio: its own coroutines, awaited
+        async def claim_async(self, key: str) -> wh.Claim:
+            self.calls.append(("claim_async", key))
+            return "done" if key in self.done else "claimed"
+
+        async def complete_async(self, key: str) -> None:
+            self.calls.append(("complete_async", key))
+            self.done.add(key)
+
+        async def release_async(self, key: str) -> None:
+            self.calls.append(("release_async", key))
+
+    async def handler(_: CallbackEvent) -> None:
+        return None
+
+    async def failing(_: CallbackEvent) -> None:
+        raise RuntimeError("handler bug")
+
+    async def scenario(store: PlainStore) -> list[str]:
+        dedup = wh.Deduplicator(store)
+        outcomes = [await dedup.ahandle(event("first"), handler)]
+        outcomes.append(await dedup.ahandle(event("first"), handler))
+        with pytest.raises(RuntimeError):
+            await dedup.ahandle(event("complete"), failing)
+        return outcomes
+
+    plain, twin = PlainStore(), AsyncStore()
+    assert asyncio.run(scenario(plain)) == ["processed", "duplicate"]
+    assert asyncio.run(scenario(twin)) == ["processed", "duplicate"]
+    steps = [
+        ("claim", "task-1:first"),
+        ("complete", "task-1:first"),
+        ("claim", "task-1:first"),
+        ("claim", "task-1:complete"),
+        ("release", "task-1:complete"),
+    ]
+    assert plain.calls == steps
+    assert twin.calls == [(f"{name}_async", key) for name, key in steps]
+
+
+def test_a_confirmed_error_event_carries_no_tracks_even_if_its_body_lists_some(client, mock_api):
+    mock_api.get(RECORD_PATH).mock(return_value=record("GENERATE_AUDIO_FAILED", error_code=531))
+    body = callback(stage="error")
+    body["data"]["data"] = callback(stage="complete")["data"]["data"]  # a forged list
+    forged = wh.parse_callback(body)
+    assert forged.tracks  # as sent
+    assert wh.confirm(forged, client).tracks == ()
