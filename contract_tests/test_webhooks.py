@@ -535,3 +535,10 @@ def test_a_confirmed_error_event_carries_no_tracks_even_if_its_body_lists_some(c
     forged = wh.parse_callback(body)
     assert forged.tracks  # as sent
     assert wh.confirm(forged, client).tracks == ()
+
+
+def test_a_stage_callback_with_a_state_field_is_still_read_as_a_stage_callback():
+    body = callback(stage="first")
+    body["data"]["state"] = "success"  # an extra field: callbackType decides the shape
+    parsed = wh.parse_callback(body)
+    assert (parsed.stage, parsed.route, len(parsed.tracks)) == ("first", "legacy", 2)
