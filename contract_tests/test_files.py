@@ -937,6 +937,7 @@ def test_a_download_whose_every_name_is_taken_meanwhile_fails_and_leaves_nothing
     ("value", "valid"),
     [
         ("a/b/c", True),
+        ("Xmas/2026", True),
         ("x" * 200, True),
         ("x" * 201, False),
         ("a/./b", False),
@@ -1290,3 +1291,18 @@ def test_a_public_name_is_checked_without_a_noticeable_pause(make_client, tmp_pa
         router.get(url__startswith="https://cdn.example/").respond(200, content=MP3)
         assert len(client.download(tracks, tmp_path)) == 10
     assert time.monotonic() - started < 5  # generous: ten lookups take a fifth of a second
+
+
+def test_uploads_take_no_rate_limit_slot_and_report_their_request(make_client, mock_upload, clock):
+    from kie_instrumental import events as ev
+
+    seen: list[object] = []
+    client = make_client(rate_limit=(1, 60), hooks=[seen.append])
+    mock_upload.post(UPLOAD_PATH).respond(200, json=UPLOADED)
+    for _ in range(3):
+        client.upload_file(b"RIFF", file_name="a.wav")
+    assert clock.sleeps == []  # the upload host is not KIE's API: its budget is not spent
+    sent = [e for e in seen if isinstance(e, ev.RequestSent)]
+    assert [(e.operation, e.method, e.url) for e in sent] == [
+        ("upload_file", "POST", f"{UPLOAD_BASE_URL}{UPLOAD_PATH}")
+    ] * 3
