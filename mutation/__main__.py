@@ -137,12 +137,13 @@ def _write_summary(
         "Equivalent mutants are the ones listed in `MUTATION.md`; the score is killed /",
         "(checked - equivalent). Killed: by a test, by `mypy --strict` (which `make lint` runs:",
         "such a mutant never passes CI), or timed out (it hangs a call the tests bound); `no",
-        "tests` counts as not killed; `not checked`: the run was stopped. `time`: the module's",
+        "tests` counts as not killed; `not checked`: the run was stopped. `tests alone`: the score",
+        "among the mutants mypy lets through. `time`: the module's",
         "last run, with the modules run two at a time (`fresh`: every mutant tested).",
         "",
         "| module | mutants | killed by tests | by mypy | timed out | survived | equivalent"
-        " | no tests | not checked | score | time |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        " | no tests | not checked | score | tests alone | time |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     survivors: list[str] = []
     for module, results in rows.items():
@@ -161,6 +162,9 @@ def _write_summary(
         checked = len(results) - counts["not checked"]
         caught = counts["killed"] + counts["type check"] + counts["timeout"]
         score = f"{100 * caught / (checked - eq):.1f} %" if checked - eq else "-"
+        # The same among the mutants mypy lets through: what the tests alone catch.
+        ran = checked - eq - counts["type check"]
+        by_tests = f"{100 * (caught - counts['type check']) / ran:.1f} %" if ran else "-"
         run = runs.get(module, {})
         took = f"{run.get('seconds', 0) / 60:.1f} min, {run.get('workers', '-')} w"
         took += ", fresh" if run.get("fresh") else ""
@@ -168,7 +172,7 @@ def _write_summary(
             f"| `{module}.py` | {len(results)} | {counts['killed']} | {counts['type check']} "
             f"| {counts['timeout']} "
             f"| {counts['survived']} | {eq} | {counts['no tests']} | {counts['not checked']} "
-            f"| {score} | {took} |"
+            f"| {score} | {by_tests} | {took} |"
         )
     out += ["", "## Not killed and not listed as equivalent", ""]
     out += survivors or ["None."]
