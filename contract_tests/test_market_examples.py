@@ -33,6 +33,7 @@ from kie_instrumental import (
     ResultUnreadableError,
     TaskFailedError,
     TaskStatus,
+    WebhookVerificationError,
 )
 from kie_instrumental.receivers import CALLBACK_PATH, starlette_app, wsgi_app
 from kie_instrumental.webhooks import parse_callback
@@ -407,3 +408,78 @@ def test_legacy_without_a_callback_url_is_refused_and_market_sends_none(make_cli
     assert len(mock_api.calls) == 0
     make_client(route="market").add_instrumental(**FIELDS)
     assert "callBackUrl" not in json.loads(market.calls.last.request.content)
+
+
+@pytest.mark.parametrize(
+    ("body", "message", "msg"),
+    [
+        (
+            {"code": 422, "msg": "recordInfo is null", "data": None},
+            "get_task: KIE knows no task abc (recordInfo is null)",
+            "recordInfo is null",
+        ),
+        (
+            {"code": 200, "msg": "success", "data": None},
+            "get_task: KIE knows no task abc (data is null)",
+            "success",
+        ),
+    ],
+)
+def test_an_unknown_market_task_is_not_found_with_every_field(
+    make_client, mock_api, body, message, msg
+):
+    mock_api.get(MARKET_RECORD_PATH).respond(200, json=body)
+    with pytest.raises(NotFoundError) as caught:
+        make_client(route="market", max_retries=0).get_task("abc")
+    error = caught.value
+    assert (str(error), error.code, error.msg, error.http_status, error.task_id) == (
+        message,
+        404,
+        msg,
+        200,
+        "abc",
+    )
+
+
+def test_another_422_of_the_market_record_stays_an_invalid_request(make_client, mock_api):
+    mock_api.get(MARKET_RECORD_PATH).respond(200, json={"code": 422, "msg": "bad", "data": None})
+    with pytest.raises(InvalidRequestError) as caught:
+        make_client(route="market", max_retries=0).get_task("abc")
+    assert str(caught.value) == "get_task: KIE answered code 422: bad [HTTP 200] (task_id=abc)"
+
+
+_RECORD = {
+    "taskId": "m-1",
+    "model": "V6",
+    "state": "fail",
+    "param": "{}",
+    "resultJson": None,
+    "failCode": "500",
+    "failMsg": "boom",
+    "costTime": 1,
+    "completeTime": 1,
+    "createTime": 1,
+}
+
+
+@pytest.mark.parametrize(
+    ("state", "stage"), [("fail", "error"), ("queuing", "queuing"), ("generating", "generating")]
+)
+def test_a_market_callback_names_its_stage_from_the_state(state, stage):
+    event = parse_callback({"code": 200, "msg": "ok", "data": {**_RECORD, "state": state}})
+    assert (event.task_id, event.stage, event.code, event.msg, event.route) == (
+        "m-1",
+        stage,
+        200,
+        "ok",
+        "market",
+    )
+
+
+def test_a_market_callback_with_a_wrong_message_is_refused_naming_it():
+    with pytest.raises(WebhookVerificationError) as caught:
+        parse_callback({"code": 200, "msg": 5, "data": {**_RECORD}})
+    assert (caught.value.reason, caught.value.task_id) == (
+        "unexpected callback shape: msg must be a string",
+        "m-1",
+    )
