@@ -483,3 +483,43 @@ def test_a_market_callback_with_a_wrong_message_is_refused_naming_it():
         "unexpected callback shape: msg must be a string",
         "m-1",
     )
+
+
+@pytest.mark.parametrize(
+    ("fail_code", "fail_msg", "code", "message"),
+    [
+        ("501", "boom", 501, "boom"),
+        (" 531 ", "boom", 531, "boom"),
+        (433, "boom", 433, "boom"),
+        ("", "boom", None, "boom"),
+        (None, "boom", None, "boom"),
+        ("SENSITIVE_WORD", "boom", None, "SENSITIVE_WORD: boom"),
+        ("SENSITIVE_WORD", "", None, "SENSITIVE_WORD"),
+        ("SENSITIVE_WORD", None, None, "SENSITIVE_WORD"),
+    ],
+)
+def test_a_failed_market_task_keeps_its_fail_code_and_message(
+    make_client, mock_api, fail_code, fail_msg, code, message
+):
+    record = {**_RECORD, "failCode": fail_code, "failMsg": fail_msg}
+    event = parse_callback({"code": 200, "msg": "ok", "data": record})
+    assert event.stage == "error"
+    mock_api.get(MARKET_RECORD_PATH).respond(
+        200, json={"code": 200, "msg": "success", "data": record}
+    )
+    details = make_client(route="market").get_task("m-1")
+    assert (details.error_code, details.error_message) == (code, message)
+
+
+def test_a_fail_code_of_another_type_is_refused():
+    with pytest.raises(WebhookVerificationError) as caught:
+        parse_callback({"code": 200, "msg": "ok", "data": {**_RECORD, "failCode": True}})
+    assert caught.value.reason == (
+        "unexpected callback shape: data.failCode must be a string, an integer or null"
+    )
+
+
+def test_an_unknown_route_is_refused_naming_the_known_ones():
+    with pytest.raises(ConfigurationError) as caught:
+        KieClient(api_key="k" * 32, route="beta")
+    assert str(caught.value) == "route must be one of 'market', 'legacy', got 'beta'"
