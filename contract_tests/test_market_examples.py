@@ -523,3 +523,25 @@ def test_an_unknown_route_is_refused_naming_the_known_ones():
     with pytest.raises(ConfigurationError) as caught:
         KieClient(api_key="k" * 32, route="beta")
     assert str(caught.value) == "route must be one of 'market', 'legacy', got 'beta'"
+
+
+@pytest.mark.parametrize(
+    ("result_json", "where"),
+    [
+        ([{"id": 5}], "resultJson [][0].id"),
+        ({"resultObject": {"sunoData": [{"id": 5}]}}, "resultJson resultObject.sunoData[0].id"),
+        ({"resultObject": [{"id": 5}]}, "resultJson resultObject.[0].id"),
+    ],
+)
+def test_an_unreadable_song_is_named_by_where_it_sits(make_client, mock_api, result_json, where):
+    text = json.dumps(result_json)
+    record = {**_RECORD, "state": "success", "failCode": None, "failMsg": None, "resultJson": text}
+    mock_api.get(MARKET_RECORD_PATH).respond(200, json={"code": 200, "msg": "ok", "data": record})
+    with pytest.raises(ResultUnreadableError) as caught:
+        make_client(route="market", max_retries=0).get_task("m-1")
+    assert str(caught.value) == (
+        "task m-1 succeeded and is paid for, but its result cannot be read: "
+        f"{where} must be a string or null, got int. Do not submit it again: the result stays "
+        f"at KIE (about 14 days). resultJson begins {text!r}"
+    )
+    assert caught.value.snippet == text
