@@ -24,6 +24,7 @@ from _support import (
     spec,
 )
 from kie_instrumental import (
+    APIError,
     ConfigurationError,
     InstrumentalTask,
     InsufficientCreditsError,
@@ -545,3 +546,71 @@ def test_an_unreadable_song_is_named_by_where_it_sits(make_client, mock_api, res
         f"at KIE (about 14 days). resultJson begins {text!r}"
     )
     assert caught.value.snippet == text
+
+
+_MAY_EXIST = (
+    ". The task may have been created (KIE has no idempotency key, so it was not retried): "
+    "check your callback or the task list before submitting again."
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "error_class", "message"),
+    [
+        (
+            {"code": 200, "msg": "success", "data": {}},
+            APIError,
+            "POST /api/v1/jobs/createTask: the success envelope lacks the expected data "
+            "(data.taskId is missing)" + _MAY_EXIST,
+        ),
+        (
+            {"code": 200, "msg": "success", "data": {"taskId": 5}},
+            APIError,
+            "POST /api/v1/jobs/createTask: the success envelope lacks the expected data "
+            "(data.taskId must be a non-empty string, got int)" + _MAY_EXIST,
+        ),
+        (
+            {"code": 402, "msg": "no credits", "data": None},
+            InsufficientCreditsError,
+            "add_instrumental: KIE answered code 402: no credits [HTTP 200]",
+        ),
+    ],
+)
+def test_a_market_create_answer_without_a_task_is_named(
+    make_client, mock_api, body, error_class, message
+):
+    create = mock_api.post(MARKET_CREATE_PATH).respond(200, json=body)
+    with pytest.raises(error_class) as caught:
+        make_client(route="market", max_retries=0).add_instrumental(**FIELDS)
+    assert type(caught.value) is error_class and str(caught.value) == message
+    assert create.call_count == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"taskId": "other"},
+            "get_task: asked for task m-1, KIE answered with the record of 'other'",
+        ),
+        (
+            {"taskId": 5},
+            "GET /api/v1/jobs/recordInfo: the success envelope lacks the expected data "
+            "(data.taskId must be a non-empty string, got int) (task_id=m-1)",
+        ),
+        (
+            {"state": 5},
+            "GET /api/v1/jobs/recordInfo: the success envelope lacks the expected data "
+            "(data.state must be a non-empty string, got int) (task_id=m-1)",
+        ),
+    ],
+)
+def test_a_market_record_that_is_not_the_tasks_is_an_api_error(
+    make_client, mock_api, change, message
+):
+    record = {**_RECORD, **change}
+    mock_api.get(MARKET_RECORD_PATH).respond(200, json={"code": 200, "msg": "ok", "data": record})
+    with pytest.raises(APIError) as caught:
+        make_client(route="market", max_retries=0).get_task("m-1")
+    error = caught.value
+    assert (str(error), error.code, error.http_status, error.task_id) == (message, 200, 200, "m-1")
