@@ -24,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 from pathlib import Path
@@ -288,9 +289,16 @@ def main(argv: list[str] | None = None) -> int:
     # clean runs, one process) overlaps another's mutants, and no big module starts last.
     size = {m: (ROOT / "wrapper" / "kie_instrumental" / f"{m}.py").stat().st_size for m in chosen}
     order = sorted(chosen, key=lambda m: -size[m])
+    lock = threading.Lock()
+
+    def run(module: str) -> bool:
+        ok = _run_module(module, modules[module], tool, args)
+        with lock:  # the summary so far, after each module: a stopped run still leaves one
+            _summarize(modules, args.summary)
+        return ok
+
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.workers) as pool:
-        results = pool.map(lambda m: _run_module(m, modules[m], tool, args), order)
-        done = dict(zip(order, results, strict=True))
+        done = dict(zip(order, pool.map(run, order), strict=True))
     failed = [m for m in order if not done[m]]
     total = {"seconds": round(time.monotonic() - started), "workers": args.workers}
     total |= {"fresh": args.fresh, "modules": chosen}
