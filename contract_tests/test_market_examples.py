@@ -594,6 +594,11 @@ def test_a_market_create_answer_without_a_task_is_named(
             "get_task: asked for task m-1, KIE answered with the record of 'other'",
         ),
         (
+            {"taskId": "x" * 150},
+            "get_task: asked for task m-1, KIE answered with the record of "
+            f"'{'x' * 100}... (50 more characters)'",
+        ),
+        (
             {"taskId": 5},
             "GET /api/v1/jobs/recordInfo: the success envelope lacks the expected data "
             "(data.taskId must be a non-empty string, got int) (task_id=m-1)",
