@@ -619,3 +619,16 @@ def test_a_market_record_that_is_not_the_tasks_is_an_api_error(
         make_client(route="market", max_retries=0).get_task("m-1")
     error = caught.value
     assert (str(error), error.code, error.http_status, error.task_id) == (message, 200, 200, "m-1")
+
+
+def test_a_market_callbacks_own_task_id_wins_over_a_top_level_one():
+    event = parse_callback({"code": 200, "msg": "ok", "taskId": "top", "data": {**_RECORD}})
+    assert event.task_id == "m-1"
+
+
+def test_a_market_callback_of_a_wrong_shape_names_the_field():
+    with pytest.raises(WebhookVerificationError) as caught:
+        parse_callback({"code": 200, "msg": "ok", "data": {**_RECORD, "state": 5}})
+    assert caught.value.reason == (
+        "unexpected callback shape: data.state must be a non-empty string, got int"
+    )
