@@ -632,3 +632,22 @@ def test_a_market_callback_of_a_wrong_shape_names_the_field():
     assert caught.value.reason == (
         "unexpected callback shape: data.state must be a non-empty string, got int"
     )
+
+
+@pytest.mark.parametrize(
+    ("result_json", "snippet"), [({"x": 1}, "{'x': 1}"), (None, "None"), ("", "''")]
+)
+def test_a_missing_or_non_text_result_is_shown_as_it_came(
+    make_client, mock_api, result_json, snippet
+):
+    record = {**_RECORD, "state": "success", "failCode": None, "failMsg": None}
+    record["resultJson"] = result_json
+    mock_api.get(MARKET_RECORD_PATH).respond(200, json={"code": 200, "msg": "ok", "data": record})
+    with pytest.raises(ResultUnreadableError) as caught:
+        make_client(route="market", max_retries=0).get_task("m-1")
+    assert caught.value.snippet == snippet
+    assert str(caught.value) == (
+        "task m-1 succeeded and is paid for, but its result cannot be read: data.resultJson is "
+        "missing or empty. Do not submit it again: the result stays at KIE (about 14 days). "
+        f"resultJson begins {snippet!r}"
+    )
