@@ -1186,6 +1186,8 @@ def test_downloads_take_no_rate_limit_slot_and_never_carry_the_key(make_client, 
         ("a" * 100, "b" * 100, "https://cdn.example/a.mp3", "a" * 80 + "-" + "b" * 80 + ".mp3"),
         # 64 three-byte characters: with "-999.mp3" exactly the 200-byte bound, kept whole.
         ("語" * 80, "", "https://cdn.example/a.mp3", "語" * 64 + ".mp3"),
+        ("語" * 81, "", "https://cdn.example/a.mp3", "語" * 64 + ".mp3"),
+        ("Xylo X", "", "https://cdn.example/a.mp3", "Xylo_X.mp3"),
     ],
 )
 def test_a_download_name_is_built_from_title_id_and_audio_suffix(
@@ -1204,6 +1206,7 @@ def test_a_download_name_is_built_from_title_id_and_audio_suffix(
         ("Élan " + "a" * 99, "b" * 100, "Elan_" + "a" * 75 + "-" + "b" * 80 + ".mp3"),
         ("夜の歌", "t1", "t1.mp3"),
         ("夜", "", "track.mp3"),
+        ("夜", "b" * 100, "b" * 80 + ".mp3"),
         (None, "語", "track.mp3"),
     ],
 )
@@ -1306,3 +1309,24 @@ def test_uploads_take_no_rate_limit_slot_and_report_their_request(make_client, m
     assert [(e.operation, e.method, e.url) for e in sent] == [
         ("upload_file", "POST", f"{UPLOAD_BASE_URL}{UPLOAD_PATH}")
     ] * 3
+
+
+def test_a_file_where_the_folder_should_be_is_refused(open_client, tmp_path):
+    occupied = tmp_path / "out"
+    occupied.write_bytes(b"a file")
+    with pytest.raises(InvalidRequestError) as caught:
+        open_client.download([], occupied)
+    assert (caught.value.field, caught.value.rule) == ("directory", "type")
+    assert str(caught.value) == (
+        f"directory (directory): must be a directory, not a file, got {str(occupied)!r}"
+    )
+
+
+def test_a_url_without_a_path_is_named_as_the_root(make_client, tmp_path):
+    track = Track(id="t1", title="T", audio_url="https://cdn.example")
+    client = make_client(allow_private_downloads=True, max_retries=0)
+    with respx.mock() as router:
+        router.get("https://cdn.example").mock(side_effect=httpx.ConnectError("refused"))
+        with pytest.raises(APIConnectionError) as caught:
+            client.download([track], tmp_path)
+    assert str(caught.value).startswith("GET / (download): ")
