@@ -9,7 +9,7 @@ import httpx
 import pytest
 from _records import record, suno_track
 from _support import RECORD_PATH
-from kie_instrumental import APIError, TaskFailedError, Track
+from kie_instrumental import APIError, NotFoundError, TaskFailedError, Track
 from kie_instrumental.webhooks import parse_callback
 
 
@@ -163,3 +163,63 @@ def test_negative_credits_are_an_api_error(client, mock_api):
     )
     with pytest.raises(APIError, match=r"must not be negative"):
         client.get_credits()
+
+
+def _legacy_record(client_factory, mock_api, change):
+    answer = record("PENDING").json()
+    change(answer)
+    mock_api.get(RECORD_PATH).respond(200, json=answer)
+    return client_factory(max_retries=0).get_task("task-1")
+
+
+def test_a_legacy_record_keeps_every_field_as_sent(make_client, mock_api):
+    def change(answer):
+        answer["data"].update(parentMusicId="pm-1", status="QUEUED_ON_GPU")
+
+    details = _legacy_record(make_client, mock_api, change)
+    assert (details.parent_music_id, details.raw_status, details.route) == (
+        "pm-1",
+        "QUEUED_ON_GPU",
+        "legacy",
+    )
+    assert (details.type, details.operation_type, details.param) == ("GENERATE", "generate", "{}")
+
+
+def test_an_unknown_legacy_task_is_not_found_with_every_field(make_client, mock_api):
+    mock_api.get(RECORD_PATH).respond(200, json={"code": 200, "msg": "success", "data": None})
+    with pytest.raises(NotFoundError) as caught:
+        make_client(max_retries=0).get_task("task-1")
+    error = caught.value
+    assert (str(error), error.code, error.msg, error.http_status, error.task_id) == (
+        "get_task: KIE knows no task task-1 (data is null)",
+        404,
+        "success",
+        200,
+        "task-1",
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (
+            lambda a: a["data"].update(errorMessage=5),
+            "data.errorMessage must be a string or null, got int",
+        ),
+        (
+            lambda a: a["data"].update(response={"taskId": "task-1", "sunoData": "x"}),
+            "data.response.sunoData must be a list of tracks on PENDING",
+        ),
+        (
+            lambda a: a["data"].update(status="SUCCESS"),
+            "data.response.sunoData must be a list of tracks on SUCCESS",
+        ),
+    ],
+)
+def test_a_legacy_record_of_a_wrong_shape_names_the_field(make_client, mock_api, change, problem):
+    with pytest.raises(APIError) as caught:
+        _legacy_record(make_client, mock_api, change)
+    assert str(caught.value) == (
+        "GET /api/v1/generate/record-info: the success envelope lacks the expected data "
+        f"({problem}) (task_id=task-1)"
+    )
