@@ -28,7 +28,7 @@ import attrs
 from . import _jobs
 from ._claims import Claims, MemoryClaims, SQLiteClaims
 from ._errors import APIConnectionError, KieError, RateLimitError, ServiceUnavailableError
-from ._jobs import Call, Record, Step
+from ._jobs import Call, Step, record
 from ._manifest import Item, Manifest
 from ._routes import call_route
 from .journal import Job, Journal, SQLiteJournal
@@ -235,10 +235,10 @@ def item_flow(run: _Run, item: Item) -> Generator[Step, Any, ItemResult]:
     """One item from wherever the journal says it stopped to its end for this run. The journal
     and the claims are steps the driver performs (the async one off its event loop)."""
     key = item.key
-    job = yield _step(run.journal, "get", key)
+    job = yield record(run.journal, "get", key)
     if job is not None and job.finished and job.state != "rejected":
         return _result(run, item, job)
-    if not (yield _step(run.claims, "claim", key)):
+    if not (yield record(run.claims, "claim", key)):
         return _result(run, item, job, "elsewhere")
     try:
         result = yield from _claimed(run, item)
@@ -246,26 +246,26 @@ def item_flow(run: _Run, item: Item) -> Generator[Step, Any, ItemResult]:
         run.claims.release(key)
         raise
     except BaseException:
-        yield _step(run.claims, "release", key)
+        yield record(run.claims, "release", key)
         raise
-    yield _step(run.claims, "release", key)
+    yield record(run.claims, "release", key)
     return result
 
 
 def _claimed(run: _Run, item: Item) -> Generator[Step, Any, ItemResult]:
     key = item.key
-    job = yield _step(run.journal, "get", key)  # as left by whoever held the claim before
+    job = yield record(run.journal, "get", key)  # as left by whoever held the claim before
     if job is not None and job.state == "rejected":
         # KIE refused it and nothing was paid: a new run sends it again.
-        yield _step(run.journal, "transition", key, ("rejected",), "pending", error=None)
-        job = yield _step(run.journal, "get", key)
+        yield record(run.journal, "transition", key, ("rejected",), "pending", error=None)
+        job = yield record(run.journal, "get", key)
     if job is not None and job.finished:
         return _result(run, item, job)
     if job is not None and job.state in _UNRESOLVED:
         held = yield from _unresolved(run, item, job)
         if held is not None:
             return held
-        job = yield _step(run.journal, "get", key)  # sent again below, or resolved meanwhile
+        job = yield record(run.journal, "get", key)  # sent again below, or resolved meanwhile
     if (job is None or job.state == "pending") and run.max_credits is not None:
         credits = yield Call("get_credits")
         if not run.within_budget(credits):
@@ -287,22 +287,18 @@ def _claimed(run: _Run, item: Item) -> Generator[Step, Any, ItemResult]:
                 _clear_partial(run.out / key)
             job = yield from _jobs.finish(run.journal, key, run.out, run.timeout)
     except KieError as exc:
-        job = yield _step(run.journal, "get", key)
+        job = yield record(run.journal, "get", key)
         if job is not None and job.state == "rejected" and isinstance(exc, _PASSING):
             # Refused for now (rate limit, unavailable, not connected), nothing paid: sent
             # again later in this run, with the others' leftovers.
-            yield _step(run.journal, "transition", key, ("rejected",), "pending", error=str(exc))
-            return _result(run, item, (yield _step(run.journal, "get", key)), "retry", str(exc))
+            yield record(run.journal, "transition", key, ("rejected",), "pending", error=str(exc))
+            return _result(run, item, (yield record(run.journal, "get", key)), "retry", str(exc))
         if job is not None and not job.finished:
-            yield _step(run.journal, "update", key, error=str(exc))
+            yield record(run.journal, "update", key, error=str(exc))
         if job is not None and job.state == "unknown" and _holds(run, 0.0):
             return _result(run, item, job, "waiting", str(exc))
         return _result(run, item, job, error=str(exc))
     return _result(run, item, job)
-
-
-def _step(target: object, method: str, *args: Any, **kwargs: Any) -> Record:
-    return Record(target, method, args, kwargs)
 
 
 def _holds(run: _Run, age: float) -> bool:
@@ -323,15 +319,15 @@ def _unresolved(run: _Run, item: Item, job: Job) -> Generator[Step, Any, ItemRes
     grace = run.resubmit_unknown_after
     age = max(0.0, time.time() - job.updated_at)
     if grace is not None and age >= grace:
-        if (yield _step(run.journal, "transition", item.key, _UNRESOLVED, "pending", error=None)):
+        if (yield record(run.journal, "transition", item.key, _UNRESOLVED, "pending", error=None)):
             log.warning(
                 "job %s: unresolved for %.0f s with no callback: sent again (opt-in)", item.key, age
             )
         return None
     if job.state == "submitting" and grace is None:  # a run died between mark and answer
         # (with the opt-in it stays `submitting`: marking it would restart its grace period)
-        yield _step(run.journal, "transition", item.key, ("submitting",), "unknown")
-        job = (yield _step(run.journal, "get", item.key)) or job
+        yield record(run.journal, "transition", item.key, ("submitting",), "unknown")
+        job = (yield record(run.journal, "get", item.key)) or job
     if job.state not in _UNRESOLVED:
         return None  # its callback resolved it meanwhile
     if _holds(run, age):

@@ -45,6 +45,11 @@ class Record:
     kwargs: Mapping[str, Any] = attrs.field(factory=dict)
 
 
+def record(target: object, method: str, *args: Any, **kwargs: Any) -> Record:
+    """The step `target.<method>(*args, **kwargs)`."""
+    return Record(target, method, args, kwargs)
+
+
 def perform(step: Record) -> Any:
     return getattr(step.target, step.method)(*step.args, **step.kwargs)
 
@@ -65,7 +70,7 @@ class Recording:
     key: str
 
     def step(self, details: TaskDetails) -> Record:
-        return Record(self.journal, "update", (self.key,), {"task_status": str(details.status)})
+        return record(self.journal, "update", self.key, task_status=str(details.status))
 
     def sync(self) -> Callable[[TaskDetails], Any]:
         return lambda details: perform(self.step(details))
@@ -84,7 +89,7 @@ def new_job_key() -> str:
 
 
 def _current(journal: Journal, key: str) -> Generator[Step, Any, Job]:
-    job = yield Record(journal, "get", (key,))
+    job = yield record(journal, "get", key)
     assert job is not None, key
     return job  # type: ignore[no-any-return]
 
@@ -100,7 +105,7 @@ def run_job(
     request = dict(fields)
     if request.get("callback_url"):
         request["callback_url"] = with_job_key(str(request["callback_url"]), key)
-    yield Record(journal, "begin", (key, request))
+    yield record(journal, "begin", key, request)
     return (yield from finish(journal, key, download_to, timeout))
 
 
@@ -112,7 +117,7 @@ def finish(
     left as it is; a created one is waited for and downloaded."""
 
     def transition(expected: tuple[str, ...], state: str, **fields: Any) -> Record:
-        return Record(journal, "transition", (key, expected, state), fields)
+        return record(journal, "transition", key, expected, state, **fields)
 
     job = yield from _current(journal, key)
     if job.state == "pending" and (yield transition(("pending",), "submitting")):
@@ -155,7 +160,7 @@ def finish(
     if download_to is not None:
         paths = yield Call("download", (details, Path(download_to) / key))
         files = [str(p) for p in paths]
-        yield Record(journal, "update", (key,), {"files": files})
+        yield record(journal, "update", key, files=files)
     yield transition(("created",), "done", task_status=str(details.status))
     return (yield from _current(journal, key))
 
@@ -166,21 +171,21 @@ def _second_task(journal: Journal, key: str, task_id: str) -> Generator[Step, An
         return
     note = f"a second task {task_id} was created and paid for; the job uses {job.task_id}"
     log.error("job %s: %s", key, note)
-    yield Record(journal, "update", (key,), {"error": note})
+    yield record(journal, "update", key, error=note)
 
 
 def resume(
     journal: Journal, download_to: str | os.PathLike[str] | None, timeout: float
 ) -> Generator[Step, Any, list[Job]]:
     """Finish every unfinished job; one job's error is recorded and the others go on."""
-    jobs: list[Job] = yield Record(journal, "unfinished")
+    jobs: list[Job] = yield record(journal, "unfinished")
     keys = [job.key for job in jobs]
     for key in keys:
         try:
             yield from finish(journal, key, download_to, timeout)
         except KieError as exc:
             log.warning("job %s: %s", key, exc)
-            yield Record(journal, "update", (key,), {"error": str(exc)})
+            yield record(journal, "update", key, error=str(exc))
     ended: list[Job] = []
     for key in keys:
         ended.append((yield from _current(journal, key)))
