@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: setup generate check-generated lint typecheck test test-crash demo bench bench-ratelimit bench-shared hostile-big mutation wheel clean
-.PHONY: test-batch-crash demo-batch bench-batch test-open-defects
+.PHONY: test-batch-crash demo-batch bench-batch
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,8 @@ lint: $(STAMP) ## ruff on the hand-written code, mypy --strict on wrapper/ and e
 	$(BIN)/mypy
 	$(BIN)/mypy --strict examples
 
-test: lint check-generated ## everything CI checks (not the open defects: see test-open-defects)
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not open_defect" contract_tests
-
-test-open-defects: $(STAMP) ## tests reproducing known open defects (they fail, often intermittently)
-	$(BIN)/python -m pytest -p no:xdist -q -m open_defect contract_tests
+test: lint check-generated ## everything CI checks
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q contract_tests
 
 test-crash: $(STAMP) ## the full SIGKILL matrix: each crash point x SQLite/Redis x sync/async resume
 	KIE_CRASH_MATRIX=full $(BIN)/python -m pytest -n 2 -q contract_tests/test_journal_crash.py

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
+import anyio
 import httpx
 
 from . import _files, _jobs
@@ -1003,7 +1004,10 @@ class AsyncKieClient(_BaseClient):
         clock, started = self._core.clock, self._core.clock.monotonic()
         budget = Budget(overall(action.timeout))
         try:
-            async with asyncio.timeout(budget.seconds):
+            # An anyio scope, not asyncio.timeout: httpcore shields its clean-up (a connection
+            # handed back, a failed connect) against anyio's cancellation only; an asyncio one
+            # landing there loses the pool's connection for good.
+            with anyio.fail_after(budget.seconds):
                 return await self._exchange(action, budget, started, sending), None
         except TimeoutError:
             return failure_from(budget.exceeded(), clock.monotonic() - started, budget), None
