@@ -120,6 +120,28 @@ def test_http_status_with_any_body_raises_the_tables_class(client, mock_api, cal
         assert ("HTML page" if body == "html" else "empty body") in str(error)
 
 
+@pytest.mark.parametrize(("code", "cls"), [(499, APIError), (599, ServerError), (600, APIError)])
+def test_the_5xx_range_ends_at_599(client, mock_api, code, cls):
+    answer = httpx.Response(200, json={"code": code, "msg": "m"})
+    error = raised(client, mock_api, "credits", answer)
+    assert type(error) is cls and error.code == code
+
+
+@pytest.mark.parametrize(
+    ("content", "described"),
+    [
+        (b" \r\n", "empty body"),
+        (b"<HTML><body>Bad gateway</body></HTML>", "an HTML page"),
+        (b" <!doctype html><p>", "an HTML page"),
+        (b"error\n code:\t1010 ", "error code: 1010"),
+        (b"x" * 300, "x" * 200),
+    ],
+)
+def test_a_body_that_is_not_json_is_described_in_the_error(client, mock_api, content, described):
+    error = raised(client, mock_api, "credits", httpx.Response(502, content=content))
+    assert str(error) == f"get_credits: KIE answered code 502: {described} [HTTP 502]"
+
+
 def test_cdn_block_is_a_permission_error_quoting_the_body(client, mock_api):
     error = raised(client, mock_api, "credits", httpx.Response(403, text="error code: 1010"))
     assert type(error) is PermissionDeniedError

@@ -69,7 +69,10 @@ def test_the_largest_timeout_accepted_is_a_day() -> None:
 
 @pytest.mark.parametrize(
     "header",
-    ["\u0663", "1_0", "+5", "-5", "1e3", "5.5", "0x10", " ", "\u0035\u0301", "\u216b", "\uff15"],
+    [
+        *("\u0663", "1_0", "+5", "-5", "1e3", "5.5", "0x10", " ", "\u0035\u0301", "\u216b"),
+        *("\uff15", "X7", "7\x0b", "\x0c7"),  # only spaces and tabs may surround the digits
+    ],
 )
 def test_retry_after_accepts_only_ascii_digits(header) -> None:
     assert parse_retry_after(header) is None
@@ -81,6 +84,16 @@ def test_retry_after_digits_and_dates_are_bounded() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now=1445412480.0) == 30.0
     assert parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now=0.0) == MAX_RETRY_AFTER
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=2e9) == 0.0
+
+
+def test_retry_after_reads_rfc_9110_values_only() -> None:
+    assert parse_retry_after("0000005") == 5.0  # 1*DIGIT: leading zeros are still 5 s
+    assert parse_retry_after(" \t12\t ") == 12.0
+    date, now = "Wed, 21 Oct 2015 07:28:30", 1445412480.0
+    assert parse_retry_after(date + " " * 36 + "GMT", now=now) == 30.0  # 64 characters
+    assert parse_retry_after(date + " " * 37 + "GMT", now=now) is None  # 65: not read
+    assert parse_retry_after(date + " -0000", now=now) is None  # no time zone: not a date
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:\u0663\u0660 GMT", now=now) is None
 
 
 def test_a_sync_call_interrupted_while_waiting_for_a_slot_takes_none() -> None:

@@ -138,8 +138,9 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return None
     value = value.strip(" \t")
     if value.isascii() and value.isdigit():
-        # Only the length matters past the bound: no int() of a 5,000-digit string.
-        return MAX_RETRY_AFTER if len(value) > 6 else min(MAX_RETRY_AFTER, float(int(value)))
+        # float(), not int(): leading zeros count for nothing, and a 5,000-digit string is
+        # inf (int() refuses it past 4,300 digits).
+        return min(MAX_RETRY_AFTER, float(value))
     if len(value) > 64 or not value.isascii():
         return None
     try:
