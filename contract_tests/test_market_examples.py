@@ -351,6 +351,26 @@ def test_a_discontinued_model_warns_at_the_callers_line_and_is_sent(
 
 
 @pytest.mark.parametrize("route", ["market", "legacy"])
+def test_a_discontinued_model_warns_naming_the_current_ones(make_client, mock_api, route):
+    path = MARKET_CREATE_PATH if route == "market" else CREATE_PATH
+    sent = mock_api.post(path).respond(200, json=CREATED)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        make_client(route=route).add_instrumental(
+            **FIELDS, callback_url="https://e.com/cb", model="V5"
+        )
+    current = ", ".join(m for m in MODELS["enum"] if m not in MODELS["x-discontinued"])
+    assert [(w.category, str(w.message)) for w in caught] == [
+        (
+            DeprecationWarning,
+            f"model='V5' is discontinued by KIE; current: {current}. It is still sent.",
+        )
+    ]
+    body = json.loads(sent.calls.last.request.content)
+    assert (body["input"] if route == "market" else body)["model"] == "V5"
+
+
+@pytest.mark.parametrize("route", ["market", "legacy"])
 def test_a_current_model_does_not_warn(make_client, mock_api, route):
     path = MARKET_CREATE_PATH if route == "market" else CREATE_PATH
     mock_api.post(path).respond(200, json=CREATED)
@@ -512,6 +532,15 @@ def test_a_failed_market_task_keeps_its_fail_code_and_message(
     assert (details.error_code, details.error_message) == (code, message)
 
 
+def test_a_failed_market_task_without_a_fail_code_keeps_its_message(make_client, mock_api):
+    record = {key: value for key, value in _RECORD.items() if key != "failCode"}
+    mock_api.get(MARKET_RECORD_PATH).respond(
+        200, json={"code": 200, "msg": "success", "data": record}
+    )
+    details = make_client(route="market").get_task("m-1")
+    assert (details.failed, details.error_code, details.error_message) == (True, None, "boom")
+
+
 def test_a_fail_code_of_another_type_is_refused():
     with pytest.raises(WebhookVerificationError) as caught:
         parse_callback({"code": 200, "msg": "ok", "data": {**_RECORD, "failCode": True}})
@@ -554,19 +583,26 @@ _MAY_EXIST = (
 )
 
 
+@pytest.mark.parametrize("route", ["market", "legacy"])
 @pytest.mark.parametrize(
     ("body", "error_class", "message"),
     [
         (
             {"code": 200, "msg": "success", "data": {}},
             APIError,
-            "POST /api/v1/jobs/createTask: the success envelope lacks the expected data "
+            "POST {path}: the success envelope lacks the expected data "
+            "(data.taskId is missing)" + _MAY_EXIST,
+        ),
+        (
+            {"code": 200, "msg": "success", "data": None},
+            APIError,
+            "POST {path}: the success envelope lacks the expected data "
             "(data.taskId is missing)" + _MAY_EXIST,
         ),
         (
             {"code": 200, "msg": "success", "data": {"taskId": 5}},
             APIError,
-            "POST /api/v1/jobs/createTask: the success envelope lacks the expected data "
+            "POST {path}: the success envelope lacks the expected data "
             "(data.taskId must be a non-empty string, got int)" + _MAY_EXIST,
         ),
         (
@@ -576,13 +612,16 @@ _MAY_EXIST = (
         ),
     ],
 )
-def test_a_market_create_answer_without_a_task_is_named(
-    make_client, mock_api, body, error_class, message
+def test_a_create_answer_without_a_task_is_named(
+    make_client, mock_api, route, body, error_class, message
 ):
-    create = mock_api.post(MARKET_CREATE_PATH).respond(200, json=body)
+    path = MARKET_CREATE_PATH if route == "market" else CREATE_PATH
+    create = mock_api.post(path).respond(200, json=body)
     with pytest.raises(error_class) as caught:
-        make_client(route="market", max_retries=0).add_instrumental(**FIELDS)
-    assert type(caught.value) is error_class and str(caught.value) == message
+        make_client(route=route, max_retries=0).add_instrumental(
+            **FIELDS, callback_url="https://e.com/cb"
+        )
+    assert type(caught.value) is error_class and str(caught.value) == message.format(path=path)
     assert create.call_count == 1
 
 

@@ -214,6 +214,27 @@ def test_an_unknown_legacy_task_is_not_found_with_every_field(make_client, mock_
             lambda a: a["data"].update(status="SUCCESS"),
             "data.response.sunoData must be a list of tracks on SUCCESS",
         ),
+        (
+            lambda a: a["data"].update(status="Q" * 150, response={"sunoData": "x"}),
+            f"data.response.sunoData must be a list of tracks on {'Q' * 100}"
+            "... (50 more characters)",
+        ),
+        (lambda a: a["data"].update(status=5), "data.status must be a non-empty string, got int"),
+        (lambda a: a["data"].update(response="x"), "data.response must be an object or null"),
+        (
+            lambda a: a["data"].update(errorCode=[1]),
+            "data.errorCode must be an integer or null, got list",
+        ),
+        (lambda a: a["data"].update(type=5), "data.type must be a string or null, got int"),
+        (
+            lambda a: a["data"].update(operationType=5),
+            "data.operationType must be a string or null, got int",
+        ),
+        (lambda a: a["data"].update(param=5), "data.param must be a string or null, got int"),
+        (
+            lambda a: a["data"].update(parentMusicId=5),
+            "data.parentMusicId must be a string or null, got int",
+        ),
     ],
 )
 def test_a_legacy_record_of_a_wrong_shape_names_the_field(make_client, mock_api, change, problem):
