@@ -85,3 +85,16 @@ def test_a_mutants_tests_run_fastest_first(tmp_path: Path, monkeypatch: pytest.M
     order.pytest_collection_modifyitems(items)
     # Unmeasured tests last: a mutant's run stops at its first failing test.
     assert [i.nodeid for i in items] == ["t.py::fast", "t.py::mid", "t.py::slow", "t.py::new"]
+
+
+def test_no_chosen_test_file_needs_a_plugin_the_mutation_runs_leave_out() -> None:
+    """Mutation runs load no xdist, schemathesis, anyio or respx plugin (each would cost every
+    mutant's session): a chosen test using one would fail on the unmutated code, and mutmut
+    would then refuse to run the module at all."""
+    driver = _driver()
+    assert {"xdist", "schemathesis", "anyio", "respx"} <= set(driver.UNUSED_PLUGINS)
+    needs = ("@schema.parametrize", "schemathesis.pytest", "respx_mock", "mark.anyio", "mark.respx")
+    for module, tests in MODULES.items():
+        for test in tests:
+            text = (ROOT / "contract_tests" / test).read_text("utf-8")
+            assert not [n for n in needs if n in text], (module, test)

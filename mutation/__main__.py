@@ -36,6 +36,15 @@ SUMMARY = ROOT / "contract_tests" / "mutation-summary.md"
 EQUIVALENTS = ROOT / "contract_tests" / "MUTATION.md"
 # What the tests read relative to the project root, linked into each staging directory.
 LINKED = ("contract_tests", "openapi", "examples", "README.md", "CHANGELOG.md")
+UNUSED_PLUGINS = (
+    "xdist",
+    "xdist.looponfail",
+    "hypothesispytest",
+    "schemathesis",
+    "anyio",
+    "respx",
+    "platformdirs",
+)
 # mutmut's exit-code meanings (mutmut.stats.status_by_exit_code, pinned version).
 STATUS: dict[int | None, str] = {
     1: "killed",
@@ -89,6 +98,11 @@ def _stage(module: str, tests: list[str], tool: dict[str, Any]) -> Path:
     # unraisable-exception plugin ends each session with full garbage collections (80 ms per
     # mutant); it only turns such exceptions into warnings, which fail no test here.
     settings["pytest_add_cli_args"] = ["-p", "mutation.order", "-p", "no:unraisableexception"]
+    # Plugins no chosen test uses, each costing every mutant's pytest session time (about a
+    # third of a session that runs one fast test): xdist (one process per mutant already),
+    # hypothesis, schemathesis and anyio (their suites are not chosen), respx's fixture.
+    for plugin in UNUSED_PLUGINS:
+        settings["pytest_add_cli_args"] += ["-p", f"no:{plugin}"]
     # A mutant mypy --strict refuses (as `make lint` would) needs no test run. mutmut's own
     # `# type: ignore` comments and its copies of annotated `__init__` attributes are not errors
     # of the mutant: unused ignores and redefinitions are not reported.
