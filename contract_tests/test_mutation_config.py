@@ -98,3 +98,29 @@ def test_no_chosen_test_file_needs_a_plugin_the_mutation_runs_leave_out() -> Non
         for test in tests:
             text = (ROOT / "contract_tests" / test).read_text("utf-8")
             assert not [n for n in needs if n in text], (module, test)
+
+
+def test_a_test_hung_by_a_mutant_ends_its_run_as_a_timeout(tmp_path: Path) -> None:
+    """A test running far past its measured time ends the mutant's process with the status
+    mutmut records as a timeout (not a kill), long before mutmut's own limit for the mutant."""
+    import subprocess
+    import sys
+
+    from mutation import order
+
+    (tmp_path / "test_t.py").write_text(
+        "import time\n\ndef test_quick():\n    pass\n\ndef test_hangs():\n    time.sleep(30)\n"
+    )
+    durations = {"test_t.py::test_quick": 0.0, "test_t.py::test_hangs": 0.0}
+    (tmp_path / "mutmut-stats.json").write_text(json.dumps({"duration_by_test": durations}))
+    run = (
+        "import sys, pytest, mutation.order as o; o.GRACE = 0.3; "
+        "sys.exit(pytest.main(['-q', '-p', 'mutation.order', '-p', 'no:cacheprovider', "
+        "*sys.argv[1:]]))"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+
+    argv = [sys.executable, "-c", run, "test_t.py"]
+    done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, timeout=20)
+    assert done.returncode == order.TIMEOUT_EXIT
+    assert order.bound(2.0) == 2.0 * order.SLOWDOWN + order.GRACE
