@@ -4,13 +4,16 @@ machine taken over at once, while a live or foreign holder keeps its item."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,17 @@ def _dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
     return process.pid
+
+
+@pytest.fixture
+def live_process() -> Iterator[subprocess.Popen[bytes]]:
+    """A running process of this machine, standing for a holder still at work."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait()
 
 
 def test_memory_claims_hold_an_item_until_released() -> None:
@@ -77,15 +91,17 @@ def test_an_expired_claim_is_free_and_a_renewed_one_is_kept(tmp_path: Path) -> N
 
 
 def test_a_claim_of_a_dead_process_of_this_machine_is_taken_over_at_once(
-    tmp_path: Path,
+    tmp_path: Path, live_process: subprocess.Popen[bytes]
 ) -> None:
     path = tmp_path / "journal.sqlite"
     host = socket.gethostname()
     mine = SQLiteClaims(path)
     holders = {
         "dead": f"{host}:{_dead_pid()}:00000000",
+        "dead, host:pid only": f"{host}:{_dead_pid()}",
         "this process": f"{host}:{os.getpid()}:00000000",
-        "live": f"{host}:{os.getppid()}:00000000",
+        "live": f"{host}:{live_process.pid}:00000000",
+        "parent": f"{host}:{os.getppid()}:00000000",
         "elsewhere": f"elsewhere.invalid:{_dead_pid()}:00000000",
         "no pid": f"{host}:x{_dead_pid()}:00000000",
     }
@@ -93,8 +109,64 @@ def test_a_claim_of_a_dead_process_of_this_machine_is_taken_over_at_once(
         holder = SQLiteClaims(path)
         holder.owner = owner
         assert holder.claim(key) is True
-    # Only the dead process's lease is cut short: the others may still be working.
-    assert [key for key in holders if mine.claim(key)] == ["dead"]
+    # Only the dead processes' leases are cut short: the others may still be working.
+    assert [key for key in holders if mine.claim(key)] == ["dead", "dead, host:pid only"]
+    # Asking whether a holder lives sends it no signal that could stop it.
+    time.sleep(0.2)
+    assert live_process.poll() is None
+
+
+def test_a_holder_this_user_may_not_signal_keeps_its_claim(
+    tmp_path: Path, live_process: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another user's process answers the liveness check with EPERM: it exists, so its
+    claim is kept until its lease runs out."""
+    path = tmp_path / "journal.sqlite"
+    holder = SQLiteClaims(path)
+    holder.owner = f"{socket.gethostname()}:{live_process.pid}:00000000"
+    assert holder.claim("a") is True
+    kill = os.kill
+
+    def another_users(pid: int, signal: int) -> None:
+        if pid == live_process.pid:
+            raise PermissionError(1, "Operation not permitted")
+        kill(pid, signal)
+
+    monkeypatch.setattr(os, "kill", another_users)
+    assert SQLiteClaims(path).claim("a") is False
+
+
+def test_a_lease_of_zero_is_over_the_moment_it_is_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "journal.sqlite"
+    holder, other = SQLiteClaims(path, lease=0), SQLiteClaims(path)
+    monkeypatch.setattr(time, "time", lambda: 1_000_000.0)  # both claims at the same instant
+    assert holder.claim("a") is True
+    assert other.claim("a") is True
+
+
+def test_a_claim_waits_for_a_locked_file_only_its_busy_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    claims = SQLiteClaims(path, busy_timeout=0.1)
+    assert inspect.signature(SQLiteClaims).parameters["busy_timeout"].default == 10.0
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # another process in the middle of a claim
+        started = time.monotonic()
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            claims.claim("a")
+        assert time.monotonic() - started < 3  # sqlite's own default would wait 5 s
+        # A lock released within the busy timeout is waited for.
+        patient = SQLiteClaims(path, busy_timeout=10)
+        release = threading.Timer(0.2, writer.execute, ("ROLLBACK",))
+        release.start()
+        try:
+            assert patient.claim("a") is True
+        finally:
+            release.join()
+    finally:
+        writer.close()
 
 
 def test_claims_are_kept_in_the_file_across_instances(tmp_path: Path) -> None:
