@@ -18,6 +18,7 @@ from kie_instrumental import AsyncKieClient, InvalidRequestError, KieClient, Ser
 from kie_instrumental._cli import main
 from kie_instrumental.journal import (
     Journal,
+    SQLiteJournal,
     job_key_from,
     record_callback,
     with_job_key,
@@ -317,3 +318,66 @@ def test_a_second_paid_task_racing_a_callback_keeps_its_id(
     assert (job.state, job.task_id) == ("done", first.task_id)
     assert second in (job.error or "")
     assert any(second in r.getMessage() and "job-1" in r.getMessage() for r in caplog.records)
+
+
+def test_resume_records_one_jobs_error_and_finishes_the_others(
+    fake_url: tuple[FakeKie, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake, base_url = fake_url
+    fake.stage_seconds = 0  # a task is done when first polled
+    journal = SQLiteJournal(tmp_path / "jobs.sqlite3")
+    with KieClient(fake.api_key, base_url=base_url, poll_schedule=FAST_POLLS, max_retries=0) as kie:
+        task = kie.add_instrumental(**FIELDS)
+        journal.begin("job-1", FIELDS)
+        assert journal.transition("job-1", ("pending",), "created", task_id=task.task_id)
+        journal.begin("job-2", FIELDS)
+        fake.fail_next(code=401)  # job-1's first poll is refused
+        first, second = kie.resume(journal, timeout=30)
+    assert (first.key, first.state, second.key, second.state) == (
+        "job-1",
+        "created",
+        "job-2",
+        "done",
+    )
+    assert first.error is not None and "401" in first.error  # kept for the next resume
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [f"job job-1: {first.error}"]
+
+
+def test_the_async_client_awaits_a_journals_async_twins(
+    fake_url: tuple[FakeKie, str], tmp_path: Path
+) -> None:
+    fake, base_url = fake_url
+    fake.stage_seconds = 0  # a task is done when first polled
+    awaited: list[str] = []
+
+    class AsyncJournal(SQLiteJournal):
+        async def begin_async(self, key: str, request: Any) -> Any:
+            awaited.append("begin")
+            return self.begin(key, request)
+
+        async def transition_async(self, *args: Any, **fields: Any) -> bool:
+            awaited.append("transition")
+            return self.transition(*args, **fields)
+
+        async def update_async(self, key: str, **fields: Any) -> None:
+            awaited.append("update")
+            self.update(key, **fields)
+
+        async def get_async(self, key: str) -> Any:
+            awaited.append("get")
+            return self.get(key)
+
+    journal = AsyncJournal(tmp_path / "jobs.sqlite3")
+
+    async def run() -> Any:
+        async with AsyncKieClient(
+            fake.api_key, base_url=base_url, poll_schedule=FAST_POLLS, allow_private_downloads=True
+        ) as kie:
+            return await kie.run_job(
+                journal, job_key="job-1", download_to=tmp_path, timeout=30, **FIELDS
+            )
+
+    job = asyncio.run(run())
+    assert job.state == "done"
+    assert set(awaited) == {"begin", "transition", "update", "get"}
