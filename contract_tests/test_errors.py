@@ -197,6 +197,16 @@ def test_http_200_without_an_envelope_is_an_api_error(client, mock_api, content)
     assert type(error) is APIError
 
 
+@pytest.mark.parametrize("status", [200, 299])
+def test_a_2xx_without_an_envelope_says_so(client, mock_api, status):
+    error = raised(client, mock_api, "credits", httpx.Response(status, content=b"ok"))
+    assert (str(error), error.code, error.http_status) == (
+        f"get_credits: HTTP {status} without a KIE envelope (ok)",
+        status,
+        status,
+    )
+
+
 def test_rate_limit_error_carries_retry_after(make_client, mock_api):
     client = make_client(max_retries=0)
     error = raised(

@@ -104,15 +104,14 @@ def build_error(
     code: int,
     msg: str,
     *,
-    http_status: int | None,
+    http_status: int,
     headers: Mapping[str, str],
     operation: str,
     task_id: str | None,
 ) -> APIError:
     cls = error_class_for(code)
     msg = shown(msg)  # a server's text: bounded and escaped before it is kept anywhere
-    where = f"HTTP {http_status}" if http_status is not None else "no HTTP status"
-    message = f"{operation}: KIE answered code {code}: {msg} [{where}]"
+    message = f"{operation}: KIE answered code {code}: {msg} [HTTP {http_status}]"
     if cls is RateLimitError:
         return RateLimitError(
             message,
