@@ -90,3 +90,33 @@ class ThreadVirtualClock:
                 heapq.heappop(self._wakes)
                 self._active += 1
             self._cond.notify_all()
+
+
+class ScriptedNotifier:
+    """A notifier on a FakeClock: the callback of each task in `arrivals` arrives that many
+    seconds after it was made. `wait_any` moves the clock to the first arrival among the
+    tasks asked for, or by its whole timeout when none comes (as a real one blocks);
+    `asked` records each (task ids, timeout)."""
+
+    def __init__(self, clock, arrivals: dict[str, float], safety_poll: float = 60.0) -> None:
+        self.clock, self.safety_poll = clock, safety_poll
+        self.due = {task: clock.monotonic() + at for task, at in arrivals.items()}
+        self.asked: list[tuple[tuple[str, ...], float]] = []
+
+    def publish(self, task_id: str, stage: str) -> None:
+        self.due[task_id] = self.clock.monotonic()
+
+    def wait_any(self, task_ids, timeout: float) -> str | None:
+        self.asked.append((tuple(task_ids), timeout))
+        now = self.clock.monotonic()
+        arrived = sorted((self.due[t], t) for t in task_ids if t in self.due)
+        if not arrived or arrived[0][0] > now + timeout:
+            self.clock.advance(timeout)
+            return None
+        at, task_id = arrived[0]
+        del self.due[task_id]
+        self.clock.advance(max(0.0, at - now))
+        return task_id
+
+    async def await_any(self, task_ids, timeout: float) -> str | None:
+        return self.wait_any(task_ids, timeout)

@@ -180,6 +180,31 @@ def test_success_envelope_without_the_expected_data_is_an_api_error(client, mock
 
 
 @pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ({"code": 200, "msg": "success", "data": None}, "data (the remaining credits) is missing"),
+        ({"code": 200, "msg": "success", "data": -1}, "data must not be negative, got -1"),
+        ({"code": 200, "data": 3}, "KeyError: 'msg'"),
+    ],
+    ids=["data null", "negative", "no msg"],
+)
+def test_an_unreadable_credits_answer_names_what_is_wrong(make_client, mock_api, body, problem):
+    error = raised(make_client(max_retries=0), mock_api, "credits", httpx.Response(200, json=body))
+    assert type(error) is APIError
+    assert str(error) == (
+        f"GET /api/v1/chat/credit: the success envelope lacks the expected data ({problem})"
+    )
+
+
+def test_a_credits_error_names_the_call(make_client, mock_api):
+    body = {"code": 500, "msg": "busy", "data": None}
+    client = make_client(max_retries=0)
+    error = raised(client, mock_api, "credits", httpx.Response(200, json=body))
+    assert type(error) is ServerError
+    assert str(error) == "get_credits: KIE answered code 500: busy [HTTP 200]"
+
+
+@pytest.mark.parametrize(
     "content",
     [
         b"",

@@ -37,8 +37,9 @@ def envelope(code: int, status: int = 200, **headers: str) -> httpx.Response:
         httpx.ConnectError("refused"),
         httpx.ReadTimeout("slow"),
         httpx.RemoteProtocolError("dropped"),
+        RuntimeError("the caller's hook failed"),
     ],
-    ids=["500", "502", "503", "455", "429", "430", "connect", "read-timeout", "dropped"],
+    ids=["500", "502", "503", "455", "429", "430", "connect", "read-timeout", "dropped", "foreign"],
 )
 def test_gets_are_retried_after_transient_failures(client, mock_api, clock, first):
     route = mock_api.get(CREDIT_PATH).mock(side_effect=[first, OK_CREDITS])
@@ -104,6 +105,39 @@ def test_create_is_sent_exactly_once_when_the_task_may_exist(client, mock_api, f
     assert "may have been created" in str(caught.value)
 
 
+def test_a_foreign_exception_from_the_callers_transport_may_follow_a_created_task(client, mock_api):
+    # Not httpx's: the caller's transport, event hook or codec raised it, maybe after the
+    # request left. It is a connection error, and the create is not sent again.
+    route = mock_api.post(CREATE_PATH).mock(side_effect=[RuntimeError("hook failed"), OK_CREATE])
+    with pytest.raises(APIConnectionError) as caught:
+        client.add_instrumental(**VALID_FIELDS)
+    assert route.call_count == 1
+    assert type(caught.value) is APIConnectionError
+    assert caught.value.request_may_have_arrived is True
+    assert str(caught.value).startswith("POST /api/v1/generate/add-instrumental: RuntimeError: ")
+    assert "may have been created" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("raised", "detail"),
+    [
+        (httpx.ConnectError("refused"), "ConnectError: refused"),
+        (httpx.ConnectError(""), "ConnectError"),
+        (ValueError("codec\nbroke"), "ValueError: codec\\nbroke"),
+        (ValueError(), "ValueError"),
+    ],
+    ids=["httpx", "httpx without text", "foreign", "foreign without text"],
+)
+def test_a_failed_exchange_is_named_by_its_exception_and_its_text(
+    make_client, mock_api, raised, detail
+):
+    mock_api.get(CREDIT_PATH).mock(side_effect=raised)
+    with pytest.raises(APIConnectionError) as caught:
+        make_client(max_retries=0).get_credits()
+    assert type(caught.value) is APIConnectionError
+    assert str(caught.value) == f"GET /api/v1/chat/credit: {detail}"
+
+
 def test_attempts_are_capped(make_client, mock_api, clock):
     route = mock_api.get(CREDIT_PATH).mock(return_value=envelope(500, 500))
     with pytest.raises(ServerError):
@@ -142,6 +176,15 @@ def test_total_waiting_time_is_capped(client, mock_api, clock):
         client.get_credits()
     assert route.call_count == 1 and clock.sleeps == []  # 120 s is past the 30 s budget
     assert caught.value.retry_after == 120
+
+
+def test_the_waits_add_up_to_30_s_at_most(make_client, mock_api, clock):
+    answers = [envelope(429, 429, **{"Retry-After": s}) for s in ("10", "10", "10", "5")]
+    route = mock_api.get(CREDIT_PATH).mock(side_effect=[*answers, OK_CREDITS])
+    with pytest.raises(RateLimitError):
+        make_client(max_retries=4).get_credits()
+    assert clock.sleeps == [10.0, 10.0, 10.0]  # 30 s in all: 5 s more would pass the budget
+    assert route.call_count == 4
 
 
 def test_errors_that_no_retry_can_fix_are_not_retried(client, mock_api):

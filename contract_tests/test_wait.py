@@ -4,16 +4,22 @@ WaitTimeoutError with the task id."""
 
 from __future__ import annotations
 
+import random
+
 import httpx
 import pytest
 from _records import record, suno_track
 from _support import RECORD_PATH
+from _virtual_time import ScriptedNotifier
 from kie_instrumental import (
     AuthenticationError,
+    PollSchedule,
     TaskFailedError,
     TaskStatus,
     WaitTimeoutError,
 )
+
+EVERY_2_S = PollSchedule(first=2.0, factor=1.0, cap=2.0)
 
 
 def polls(clock, statuses, tracks=None):
@@ -98,6 +104,19 @@ def test_failures_raise_with_task_id_status_code_and_message(make_client, mock_a
     assert "task-1" in str(error) and status in str(error)
 
 
+@pytest.mark.parametrize(
+    ("code", "text", "said"),
+    [(501, "no audio", ", code 501: no audio"), (None, None, "")],
+    ids=["code and text", "neither"],
+)
+def test_a_failure_says_what_kie_said_of_it(make_client, mock_api, code, text, said):
+    answer = record("GENERATE_AUDIO_FAILED", error_code=code, error_message=text)
+    mock_api.get(RECORD_PATH).mock(return_value=answer)
+    with pytest.raises(TaskFailedError) as caught:
+        make_client().wait("task-1")
+    assert str(caught.value) == f"task task-1 failed with status GENERATE_AUDIO_FAILED{said}"
+
+
 def test_the_deadline_raises_with_the_last_status(make_client, mock_api, clock):
     mock_api.get(RECORD_PATH).mock(return_value=record("TEXT_SUCCESS"))
     started = clock.monotonic()
@@ -105,6 +124,75 @@ def test_the_deadline_raises_with_the_last_status(make_client, mock_api, clock):
         make_client().wait("task-1", timeout=90)
     assert (caught.value.task_id, caught.value.last_status) == ("task-1", "TEXT_SUCCESS")
     assert clock.monotonic() - started == pytest.approx(90)
+
+
+def test_the_last_poll_goes_out_at_the_deadline_with_a_second_to_answer(
+    make_client, mock_api, clock
+):
+    seen: list[tuple[float, dict[str, float]]] = []
+    started = clock.monotonic()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((clock.monotonic() - started, request.extensions["timeout"]))
+        return record("PENDING")
+
+    mock_api.get(RECORD_PATH).mock(side_effect=handler)
+    client = make_client(poll_schedule=PollSchedule(first=2.5, factor=1.0, cap=2.5))
+    with pytest.raises(WaitTimeoutError) as caught:
+        client.wait("task-1", timeout=3)
+
+    def phases(seconds: float) -> dict[str, float]:
+        return dict.fromkeys(("connect", "read", "write", "pool"), seconds)
+
+    # Each poll's timeout is cut to the time left (the client's is 5 s connect, 60 s the
+    # others), but never below 1 s.
+    assert seen == [(0.0, phases(3.0)), (2.5, phases(1.0)), (3.0, phases(1.0))]
+    assert str(caught.value) == "task task-1 still PENDING after 3 s"
+
+
+def test_a_wait_that_never_got_an_answer_says_why(make_client, mock_api, clock):
+    mock_api.get(RECORD_PATH).mock(
+        return_value=httpx.Response(500, json={"code": 500, "msg": "m" * 300})
+    )
+    with pytest.raises(WaitTimeoutError) as caught:
+        make_client().wait("task-1", timeout=3)
+    last = f"get_task: KIE answered code 500: {'m' * 300} [HTTP 500] (task_id=task-1)"
+    assert caught.value.last_status is None
+    assert str(caught.value) == (
+        f"task task-1 no answer after 3 s (last poll: {last[:200]}... "
+        f"({len(last) - 200} more characters))"
+    )
+
+
+def test_a_refused_poll_waits_as_long_as_retry_after_says(make_client, mock_api, clock):
+    slow_down = httpx.Response(
+        429, json={"code": 429, "msg": "slow down"}, headers={"Retry-After": "7"}
+    )
+    mock_api.get(RECORD_PATH).mock(side_effect=[slow_down, record("SUCCESS", [suno_track()])])
+    assert make_client(poll_schedule=EVERY_2_S).wait("task-1").succeeded
+    assert clock.sleeps == [7.0]
+
+
+def test_failed_polls_back_off_and_an_answer_starts_the_count_again(
+    make_client, mock_api, clock, monkeypatch
+):
+    monkeypatch.setattr(random.Random, "random", lambda self: 0.5)  # no jitter: 0.5 s, doubling
+    busy = httpx.Response(500, json={"code": 500, "msg": "busy"})
+    answers = [busy, busy, record("PENDING"), busy, record("SUCCESS", [suno_track()])]
+    mock_api.get(RECORD_PATH).mock(side_effect=answers)
+    assert make_client(poll_schedule=EVERY_2_S).wait("task-1").succeeded
+    assert clock.sleeps == [0.5, 1.0, 2.0, 0.5]
+
+
+def test_a_callback_ends_the_wait_before_the_safety_poll(make_client, mock_api, clock):
+    notifier = ScriptedNotifier(clock, {"task-1": 1.0})
+    mock_api.get(RECORD_PATH).mock(
+        side_effect=[record("PENDING"), record("SUCCESS", [suno_track()])]
+    )
+    started = clock.monotonic()
+    assert make_client(notifier=notifier).wait("task-1").succeeded
+    assert clock.monotonic() - started == 1.0  # woken by the callback, not the 60 s safety net
+    assert notifier.asked == [(("task-1",), 60.0)]
 
 
 def test_errors_while_polling_carry_the_task_id(make_client, mock_api):

@@ -12,11 +12,15 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 from _records import record, suno_track
-from _support import API_KEY
+from _support import API_KEY, RECORD_PATH
+from _virtual_time import ScriptedNotifier
 from kie_instrumental import (
     AsyncKieClient,
+    ConfigurationError,
+    InvalidRequestError,
     KieClient,
     NotFoundError,
+    PollSchedule,
     TaskDetails,
     TaskFailedError,
     WaitTimeoutError,
@@ -114,7 +118,58 @@ def test_many_tasks_share_one_poll_budget(kind) -> None:
     assert all(b - a >= 1 / 3 for ts in per_task.values() for a, b in itertools.pairwise(ts))
 
 
-def test_one_string_is_not_a_list_of_tasks() -> None:
-    client = KieClient(API_KEY)
-    with pytest.raises(Exception, match="task_ids"):
-        client.wait_all("task-1")
+def test_one_string_is_not_a_list_of_tasks(make_client, mock_api) -> None:
+    route = mock_api.get(RECORD_PATH).mock(return_value=record("SUCCESS", [suno_track()]))
+    with pytest.raises(InvalidRequestError) as caught:
+        make_client().wait_all("task-1")
+    error = caught.value
+    assert (error.field, error.rule) == ("task_ids", "type")
+    assert str(error) == "task_ids must be a collection of task ids, not one string"
+    assert route.call_count == 0
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("inf")])
+def test_an_unbounded_timeout_is_refused_naming_it(make_client, mock_api, timeout) -> None:
+    route = mock_api.get(RECORD_PATH).mock(return_value=record("SUCCESS", [suno_track()]))
+    with pytest.raises(ConfigurationError, match=r"^timeout must be a bounded number of seconds"):
+        make_client().wait_all(["task-1"], timeout=timeout)
+    assert route.call_count == 0
+
+
+def poll_times(clock: FakeClock, plan: dict[str, list[str]]):
+    """record-info answers per task (each poll the next status) and when each task was polled,
+    in seconds from now."""
+    started, times = clock.monotonic(), {task_id: [] for task_id in plan}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        task_id = request.url.params["taskId"]
+        times[task_id].append(clock.monotonic() - started)
+        status = plan[task_id][min(len(times[task_id]), len(plan[task_id])) - 1]
+        return record(status, [suno_track()] if status == "SUCCESS" else None, task_id=task_id)
+
+    return times, handler
+
+
+def test_each_task_is_polled_on_its_own_schedule(make_client, mock_api, clock) -> None:
+    times, handler = poll_times(clock, {"a": ["PENDING", "PENDING", "SUCCESS"]})
+    mock_api.get(RECORD_PATH).mock(side_effect=handler)
+    quick = PollSchedule(first=0.5, factor=1.0, cap=0.5)
+    (details,) = make_client(poll_schedule=quick).wait_all(["a"]).values()
+    assert isinstance(details, TaskDetails) and details.succeeded
+    assert times == {"a": [0.0, 0.5, 1.0]}
+
+
+def test_a_callback_wakes_its_task_and_the_others_keep_the_safety_poll(
+    make_client, mock_api, clock
+) -> None:
+    # Callbacks expected: b's arrives after 1 s and b is polled at once; a's never comes, and
+    # a is polled once per safety poll (60 s) until the deadline, not on the 2 s schedule.
+    times, handler = poll_times(clock, {"a": ["PENDING"], "b": ["PENDING", "SUCCESS"]})
+    mock_api.get(RECORD_PATH).mock(side_effect=handler)
+    notifier = ScriptedNotifier(clock, {"b": 1.0})
+    client = make_client(notifier=notifier, poll_schedule=PollSchedule(first=2.0, cap=2.0))
+    results = client.wait_all(["a", "b"], timeout=100)
+    assert results["b"].succeeded
+    assert isinstance(results["a"], WaitTimeoutError) and results["a"].last_status == "PENDING"
+    assert times == {"a": [0.0, 60.0], "b": [0.0, 1.0]}
+    assert notifier.asked == [(("a", "b"), 60.0), (("a",), 59.0), (("a",), 40.0)]

@@ -16,7 +16,7 @@ import math
 import random
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast
 
 import attrs
 import httpx
@@ -146,7 +146,7 @@ class Reply:
 class Failure:
     """A request that got no answer. The httpx exception itself is not kept (it holds secrets)."""
 
-    kind: str
+    kind: Literal["timeout", "transport"]
     detail: str
     request_may_have_arrived: bool
     elapsed: float
@@ -171,15 +171,19 @@ def failure_from(exc: httpx.HTTPError, elapsed: float, budget: Budget | None = N
         # The watchdog shut a request that outlived its budget: that is a timeout.
         exc = budget.exceeded()
     not_sent = isinstance(exc, _NOT_SENT)
-    kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "transport"
-    detail = f"{type(exc).__name__}: {shown(str(exc))}" if str(exc) else type(exc).__name__
-    return Failure(kind, detail, not not_sent, elapsed)
+    timed_out = isinstance(exc, httpx.TimeoutException)
+    kind: Literal["timeout", "transport"] = "timeout" if timed_out else "transport"
+    return Failure(kind, _detail(exc), not not_sent, elapsed)
 
 
 def foreign_failure(exc: Exception, elapsed: float) -> Failure:
     """An exception that is not httpx's escaped a send (the caller's transport, event hook or
     codec). It may have happened after the request left, so a create is not resent."""
-    return Failure("transport", f"{type(exc).__name__}: {shown(str(exc))}", True, elapsed)
+    return Failure("transport", _detail(exc), True, elapsed)
+
+
+def _detail(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {shown(str(exc))}" if str(exc) else type(exc).__name__
 
 
 @attrs.frozen
