@@ -15,16 +15,19 @@ from typing import Any
 import httpx
 import pytest
 from _callbacks import SECRET, signed
+from _records import record
 from _support import (
     CREATE_PATH,
     MARKET_CREATE_PATH,
     MARKET_RECORD_PATH,
+    RECORD_PATH,
     all_examples,
     example,
     spec,
 )
 from kie_instrumental import (
     APIError,
+    AuthenticationError,
     ConfigurationError,
     InstrumentalTask,
     InsufficientCreditsError,
@@ -553,6 +556,102 @@ def test_an_unknown_route_is_refused_naming_the_known_ones():
     with pytest.raises(ConfigurationError) as caught:
         KieClient(api_key="k" * 32, route="beta")
     assert str(caught.value) == "route must be one of 'market', 'legacy', got 'beta'"
+
+
+@pytest.mark.parametrize(
+    ("env", "given", "chosen"),
+    [
+        (None, " Legacy ", "legacy"),
+        ("", None, "market"),
+        (" LEGACY ", None, "legacy"),
+        ("legacy", "market", "market"),
+    ],
+)
+def test_the_clients_route_ignores_case_and_spaces(monkeypatch, env, given, chosen):
+    if env is None:
+        monkeypatch.delenv("KIE_ROUTE", raising=False)
+    else:
+        monkeypatch.setenv("KIE_ROUTE", env)
+    with KieClient("k", route=given, rate_limit=None) as client:
+        assert f"route='{chosen}'" in repr(client)
+
+
+def test_a_bad_kie_route_is_named_with_the_known_ones(monkeypatch):
+    monkeypatch.setenv("KIE_ROUTE", "marketplace")
+    with pytest.raises(ConfigurationError) as caught:
+        KieClient("k")
+    assert str(caught.value) == "$KIE_ROUTE must be one of 'market', 'legacy', got 'marketplace'"
+
+
+@pytest.mark.parametrize(
+    ("client_route", "task", "route", "read_on"),
+    [
+        ("legacy", InstrumentalTask("m-1", "market"), None, "market"),
+        ("market", InstrumentalTask("m-1", "legacy"), None, "legacy"),
+        ("legacy", InstrumentalTask("m-1", "market"), "market", "market"),
+        ("legacy", InstrumentalTask("m-1"), None, "legacy"),
+        ("legacy", InstrumentalTask("m-1"), "market", "market"),
+        ("market", "m-1", "legacy", "legacy"),
+        ("legacy", "m-1", None, "legacy"),
+    ],
+)
+def test_a_task_is_read_on_its_own_route_else_the_calls_else_the_clients(
+    make_client, mock_api, client_route, task, route, read_on
+):
+    market = mock_api.get(MARKET_RECORD_PATH).respond(
+        200, json={"code": 200, "msg": "success", "data": _RECORD}
+    )
+    legacy = mock_api.get(RECORD_PATH).mock(return_value=record("PENDING", task_id="m-1"))
+    details = make_client(route=client_route).get_task(task, route=route)
+    assert (details.task_id, details.route) == ("m-1", read_on)
+    assert (market.call_count, legacy.call_count) == ((read_on == "market"), (read_on == "legacy"))
+
+
+@pytest.mark.parametrize(
+    ("task", "route", "message", "rule", "task_id"),
+    [
+        (
+            InstrumentalTask("m-1", "legacy"),
+            "market",
+            "route: the task was created on the legacy route, got 'market' (task_id=m-1)",
+            "task",
+            "m-1",
+        ),
+        (
+            InstrumentalTask("m-1", "beta"),
+            None,
+            "task.route must be one of 'market', 'legacy', got 'beta'",
+            "enum",
+            None,
+        ),
+        ("m-1", "beta", "route: must be one of 'market', 'legacy', got 'beta'", "enum", None),
+        ("m-1", "Legacy", "route: must be one of 'market', 'legacy', got 'Legacy'", "enum", None),
+        (
+            "m-1",
+            ["legacy"],
+            "route: must be one of 'market', 'legacy', got ['legacy']",
+            "enum",
+            None,
+        ),
+    ],
+)
+def test_a_route_that_cannot_serve_the_task_is_refused_unsent(
+    make_client, mock_api, task, route, message, rule, task_id
+):
+    with pytest.raises(InvalidRequestError) as caught:
+        make_client(route="market").get_task(task, route=route)
+    error = caught.value
+    assert (str(error), error.field, error.rule, error.task_id) == (message, "route", rule, task_id)
+    assert len(mock_api.calls) == 0
+
+
+@pytest.mark.parametrize("route", ["market", "legacy"])
+def test_a_get_task_error_names_the_call(make_client, mock_api, route):
+    path = MARKET_RECORD_PATH if route == "market" else RECORD_PATH
+    mock_api.get(path).respond(200, json={"code": 401, "msg": "bad key", "data": None})
+    with pytest.raises(AuthenticationError) as caught:
+        make_client(route=route, max_retries=0).get_task("m-1")
+    assert str(caught.value) == "get_task: KIE answered code 401: bad key [HTTP 200] (task_id=m-1)"
 
 
 @pytest.mark.parametrize(
