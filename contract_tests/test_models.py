@@ -219,6 +219,7 @@ def test_an_unknown_legacy_task_is_not_found_with_every_field(make_client, mock_
             f"data.response.sunoData must be a list of tracks on {'Q' * 100}"
             "... (50 more characters)",
         ),
+        (lambda a: a.update(data="x"), "data is not a task record"),
         (lambda a: a["data"].update(status=5), "data.status must be a non-empty string, got int"),
         (lambda a: a["data"].update(response="x"), "data.response must be an object or null"),
         (
