@@ -20,11 +20,11 @@ generate: $(STAMP) ## regenerate generated/ and the wrapper's spec copy from ope
 check-generated: $(STAMP) ## fail, naming the files, when generated/ or the spec copy is stale
 	$(BIN)/python openapi/regenerate.py --check
 
-lint: $(STAMP) ## ruff on the hand-written code, mypy --strict on wrapper/ and examples/
+lint: $(STAMP) ## ruff on the hand-written code, mypy --strict on wrapper/, examples/ and mutation/
 	$(BIN)/ruff check wrapper contract_tests bench openapi examples mutation
 	$(BIN)/ruff format --check wrapper contract_tests bench openapi examples mutation
 	$(BIN)/mypy
-	$(BIN)/mypy --strict examples
+	$(BIN)/mypy --strict examples mutation
 
 test: lint check-generated ## everything CI checks
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q contract_tests

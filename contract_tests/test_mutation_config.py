@@ -124,3 +124,17 @@ def test_a_test_hung_by_a_mutant_ends_its_run_as_a_timeout(tmp_path: Path) -> No
     done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, timeout=20)
     assert done.returncode == order.TIMEOUT_EXIT
     assert order.bound(2.0) == 2.0 * order.SLOWDOWN + order.GRACE
+
+
+def test_a_modules_run_is_measured_in_cpu_seconds_of_everything_it_started() -> None:
+    """The summary's CPU time counts the processes mutmut starts (its workers), not only
+    mutmut itself: a child that spends its time in a grandchild is charged for it."""
+    import subprocess
+    import sys
+
+    burn = "import subprocess, sys; sys.exit(subprocess.run([sys.executable, '-c', "
+    burn += "'sum(range(3 * 10**7))']).returncode + 3)"
+    child = subprocess.Popen([sys.executable, "-c", burn])
+    code, cpu = _driver()._wait_with_cpu(child)
+    assert code == 3
+    assert cpu > 0.3

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import functools
 import hashlib
 import json
 import os
@@ -61,7 +60,7 @@ STATUS[None] = "not checked"  # the run was stopped before this mutant
 
 def _config() -> dict[str, Any]:
     data = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
-    return data["tool"]
+    return dict(data["tool"])
 
 
 def _toml_value(value: Any) -> str:
@@ -148,7 +147,8 @@ def _write_summary(
         f"{' MUTATION_ARGS=--fresh' if last.get('fresh') else ''}`"
         f" (`python -m mutation{' --fresh' if last.get('fresh') else ''}`).",
         f"Last run: {', '.join(last.get('modules', [])) or '-'}, {how}, "
-        f"{last.get('workers', '-')} worker(s), {last.get('seconds', 0) / 60:.1f} min in all.",
+        f"{last.get('workers', '-')} worker(s), {last.get('seconds', 0) / 60:.1f} min in all"
+        f"{_cpu_note(last)}.",
         "Equivalent mutants are the ones listed in `MUTATION.md`; the score is killed /",
         "(checked - equivalent). Killed: by a test, by `mypy --strict` (which `make lint` runs:",
         "such a mutant never passes CI), or timed out (it hangs a call the tests bound); `no",
@@ -182,6 +182,7 @@ def _write_summary(
         by_tests = f"{100 * (caught - counts['type check']) / ran:.1f} %" if ran else "-"
         run = runs.get(module, {})
         took = f"{run.get('seconds', 0) / 60:.1f} min, {run.get('workers', '-')} w"
+        took += f", cpu {run['cpu'] / 60:.1f} min" if "cpu" in run else ""
         took += ", fresh" if run.get("fresh") else ""
         out.append(
             f"| `{module}.py` | {len(results)} | {counts['killed']} | {counts['type check']} "
@@ -192,6 +193,16 @@ def _write_summary(
     out += ["", "## Not killed and not listed as equivalent", ""]
     out += survivors or ["None."]
     summary.write_text("\n".join(out) + "\n", "utf-8")
+
+
+def _cpu_note(last: dict[str, Any]) -> str:
+    # The CPU time is what the run costs whatever else the machine did meanwhile. Spread over
+    # 2 cores it is a floor for the same run's wall time on an idle 2-core machine (tests that
+    # wait on sockets or timers take wall time without CPU).
+    if "cpu" not in last:
+        return ""
+    minutes = last["cpu"] / 60
+    return f"; CPU time {minutes:.1f} min (on 2 idle cores at least {minutes / 2:.1f} min)"
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -219,6 +230,14 @@ def _mutmut_version() -> str:
     return version("mutmut")
 
 
+def _wait_with_cpu(child: subprocess.Popen[bytes]) -> tuple[int, float]:
+    """The exit code of a finished mutmut and the CPU seconds it and everything it waited for
+    used: a measure of the run's work that does not depend on what else the machine did."""
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return child.returncode, usage.ru_utime + usage.ru_stime
+
+
 def _run_module(
     module: str, tests: list[str], tool: dict[str, Any], args: argparse.Namespace
 ) -> bool:
@@ -240,11 +259,20 @@ def _run_module(
     command += ["--max-children", str(args.workers)]
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    cpu = 0.0
     with (stage / "mutmut.log").open("w", encoding="utf-8") as log:
-        run = functools.partial(
-            subprocess.run, cwd=stage, env=env, check=False, stdout=log, stderr=subprocess.STDOUT
-        )
-        code = run(command).returncode
+
+        def run(argv: list[str]) -> int:
+            nonlocal cpu
+            # Our own argv: mutmut with mutant names it listed.
+            child = subprocess.Popen(  # noqa: S603
+                argv, cwd=stage, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+            code, seconds = _wait_with_cpu(child)
+            cpu += seconds
+            return code
+
+        code = run(command)
         # mutmut keeps a verdict until the function changes; tests may have sharpened since.
         equivalent = _equivalents()
         again = [
@@ -254,11 +282,11 @@ def _run_module(
         ]
         if code == 0 and again and stale and not args.no_retest:
             print(f"mutation: {module}.py: {len(again)} survivors tested again", flush=True)
-            code = run([*command, *again]).returncode
+            code = run([*command, *again])
     if code == 0:
         recorded.write_text(tests_hash + "\n", "utf-8")
     seconds = round(time.monotonic() - start)
-    record = {"seconds": seconds, "workers": args.workers, "fresh": fresh}
+    record = {"seconds": seconds, "cpu": round(cpu), "workers": args.workers, "fresh": fresh}
     (stage / "run.json").write_text(json.dumps(record) + "\n", "utf-8")
     print(f"mutation: {module}.py done in {seconds / 60:.1f} min (exit {code})", flush=True)
     return code == 0
@@ -316,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = [m for m in order if not done[m]]
     total = {"seconds": round(time.monotonic() - started), "workers": args.workers}
     total |= {"fresh": args.fresh, "modules": chosen}
+    total["cpu"] = sum(_read_json(STAGING / m / "run.json").get("cpu", 0) for m in chosen)
     (STAGING / "run.json").write_text(json.dumps(total) + "\n", "utf-8")
     _summarize(modules, args.summary)
     if failed:
