@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 from _journal_workers import FAST_POLLS, open_journal, resume_in_process
 from _redis_server import RedisServer
-from kie_instrumental import AsyncKieClient, InvalidRequestError, KieClient, ServerError
+from kie_instrumental import (
+    AsyncKieClient,
+    InvalidRequestError,
+    KieClient,
+    ServerError,
+    WaitTimeoutError,
+)
 from kie_instrumental._cli import main
 from kie_instrumental.journal import (
     Journal,
@@ -137,10 +143,11 @@ def test_run_job_journals_every_step(
     assert all(Path(f).parent == tmp_path / "job-1" for f in job.files)
     assert job_key_from(task.request["callBackUrl"]) == "job-1"
     assert job.request["callback_url"] == task.request["callBackUrl"]
-    # The same key again never pays twice: the finished job is returned as it is.
+    # The same key again never pays twice: the finished job is returned as it is, unread.
+    sent = len(fake.requests)
     with KieClient(fake.api_key, base_url=base_url) as kie:
         assert kie.run_job(journal, **kwargs) == journal.get("job-1")
-    assert creates(fake) == 1
+    assert creates(fake) == 1 and len(fake.requests) == sent
 
 
 def test_an_ambiguous_create_is_unknown_and_never_sent_again(
@@ -273,7 +280,8 @@ def test_a_journal_failing_after_the_create_never_loses_the_task_id(
         kie.run_job(journal, job_key="job-1", **FIELDS)
     [task_id] = fake.tasks
     assert any(task_id in note for note in err.value.__notes__)
-    assert any(task_id in r.getMessage() and "job-1" in r.getMessage() for r in caplog.records)
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == [f"job job-1: task {task_id} created, the journal did not record it"]
 
 
 def test_redis_down_the_journaled_create_is_never_sent(fake_url: tuple[FakeKie, str]) -> None:
@@ -316,8 +324,10 @@ def test_a_second_paid_task_racing_a_callback_keeps_its_id(
         [job] = kie.resume(journal, download_to=tmp_path, timeout=30)
     [second] = [task_id for task_id in fake.tasks if task_id != first.task_id]
     assert (job.state, job.task_id) == ("done", first.task_id)
-    assert second in (job.error or "")
-    assert any(second in r.getMessage() and "job-1" in r.getMessage() for r in caplog.records)
+    note = f"a second task {second} was created and paid for; the job uses {first.task_id}"
+    assert job.error == note
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == [f"job job-1: {note}"]
 
 
 def test_resume_records_one_jobs_error_and_finishes_the_others(
@@ -381,3 +391,51 @@ def test_the_async_client_awaits_a_journals_async_twins(
     job = asyncio.run(run())
     assert job.state == "done"
     assert set(awaited) == {"begin", "transition", "update", "get"}
+
+
+def test_resume_leaves_an_unresolved_create_unknown_and_says_so(
+    fake_url: tuple[FakeKie, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`submitting` (the process died around the POST) and `unknown` jobs: never sent again."""
+    fake, base_url = fake_url
+    journal = SQLiteJournal(tmp_path / "jobs.sqlite3")
+    for key, state in (("job-s", "submitting"), ("job-u", "unknown")):
+        journal.begin(key, FIELDS)
+        assert journal.transition(key, ("pending",), state)
+    with KieClient(fake.api_key, base_url=base_url) as kie:
+        jobs = kie.resume(journal)
+    assert [(job.key, job.state) for job in jobs] == [("job-s", "unknown"), ("job-u", "unknown")]
+    assert fake.requests == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        f"job {key}: the create's outcome is unknown; not sent again" for key in ("job-s", "job-u")
+    ]
+
+
+def test_a_job_whose_wait_ran_out_keeps_the_last_status_seen(
+    fake_url: tuple[FakeKie, str], tmp_path: Path
+) -> None:
+    fake, base_url = fake_url
+    fake.stage_seconds = 60  # the task stays at its first status
+    journal = SQLiteJournal(tmp_path / "jobs.sqlite3")
+    kie = KieClient(fake.api_key, base_url=base_url, poll_schedule=FAST_POLLS)
+    with kie, pytest.raises(WaitTimeoutError):
+        kie.run_job(journal, job_key="job-1", timeout=0.6, **FIELDS)
+    job = journal.get("job-1")
+    assert job is not None and job.task_id is not None
+    assert (job.state, job.task_status) == ("created", fake.status_of(fake.tasks[job.task_id]))
+
+
+def test_a_resumed_job_is_read_on_the_route_that_created_it(
+    fake_url: tuple[FakeKie, str], tmp_path: Path
+) -> None:
+    fake, base_url = fake_url
+    fake.stage_seconds = 0
+    journal = SQLiteJournal(tmp_path / "jobs.sqlite3")
+    with KieClient(fake.api_key, base_url=base_url, poll_schedule=FAST_POLLS) as kie:
+        task = kie.add_instrumental(**FIELDS, route="market")  # this client's route: legacy
+        journal.begin("job-1", {"route": "market", **FIELDS})
+        assert journal.transition("job-1", ("pending",), "created", task_id=task.task_id)
+        [job] = kie.resume(journal, timeout=5)
+    assert (job.state, job.task_status, job.error) == ("done", "SUCCESS", None)
+    assert all("/jobs/" in path for method, path in fake.requests if method == "GET")
