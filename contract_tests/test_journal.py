@@ -439,3 +439,17 @@ def test_a_resumed_job_is_read_on_the_route_that_created_it(
         [job] = kie.resume(journal, timeout=5)
     assert (job.state, job.task_status, job.error) == ("done", "SUCCESS", None)
     assert all("/jobs/" in path for method, path in fake.requests if method == "GET")
+
+
+def test_a_failed_task_ends_its_job_failed_with_kies_status(
+    fake_url: tuple[FakeKie, str], tmp_path: Path
+) -> None:
+    fake, base_url = fake_url
+    fake.stage_seconds = 0
+    fake.fail_next_task("GENERATE_AUDIO_FAILED")
+    journal = SQLiteJournal(tmp_path / "jobs.sqlite3")
+    with KieClient(fake.api_key, base_url=base_url, poll_schedule=FAST_POLLS) as kie:
+        job = kie.run_job(journal, job_key="job-1", download_to=tmp_path, **FIELDS)
+    assert (job.state, job.task_status, job.files) == ("failed", "GENERATE_AUDIO_FAILED", ())
+    assert job.error is not None and "GENERATE_AUDIO_FAILED" in job.error
+    assert journal.unfinished() == []  # KIE's verdict: resume never waits for it again
