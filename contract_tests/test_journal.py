@@ -5,7 +5,9 @@ states moving only by compare-and-set, the job key in the callback URL, ambiguou
 from __future__ import annotations
 
 import asyncio
+import inspect
 import multiprocessing
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +25,9 @@ from kie_instrumental import (
 )
 from kie_instrumental._cli import main
 from kie_instrumental.journal import (
+    FINISHED,
+    JOB_KEY_PARAM,
+    Job,
     Journal,
     SQLiteJournal,
     job_key_from,
@@ -453,3 +458,95 @@ def test_a_failed_task_ends_its_job_failed_with_kies_status(
     assert (job.state, job.task_status, job.files) == ("failed", "GENERATE_AUDIO_FAILED", ())
     assert job.error is not None and "GENERATE_AUDIO_FAILED" in job.error
     assert journal.unfinished() == []  # KIE's verdict: resume never waits for it again
+
+
+# -- the SQLite journal itself (no server) -------------------------------------------------------
+
+
+def test_the_sqlite_journal_keeps_every_field_and_lists_jobs_oldest_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    journal = SQLiteJournal(str(path))
+    assert journal.path == path and repr(journal) == f"SQLiteJournal({str(path)!r})"
+    clock = iter([100.0, 101.0, 102.0, 103.0, 104.0, 105.0])
+    monkeypatch.setattr(time, "time", lambda: next(clock))
+    first = journal.begin("job-b", {"title": "b", "tags": ["x"]})
+    assert (first.state, first.updated_at, first.finished) == ("pending", 100.0, False)
+    journal.begin("job-a", {"title": "a"})
+    assert journal.transition(
+        "job-b", ("pending",), "failed", task_id="t1", task_status="X", files=["f"], error="e"
+    )
+    journal.update("job-a", files=("1.mp3",), error="slow", task_status="TEXT_SUCCESS")
+    monkeypatch.undo()
+    b, a = journal.get("job-b"), journal.get("job-a")
+    assert b == Job("job-b", "failed", {"title": "b", "tags": ["x"]}, "t1", "X", ("f",), "e", 102.0)
+    assert a == Job(
+        "job-a", "pending", {"title": "a"}, None, "TEXT_SUCCESS", ("1.mp3",), "slow", 103.0
+    )
+    assert b.finished and {"done", "failed", "rejected"} == FINISHED
+    assert [job.key for job in journal.all()] == ["job-b", "job-a"]  # by creation, finished too
+    assert [job.key for job in journal.unfinished()] == ["job-a"]
+    # A transition from a state the job is not in writes nothing.
+    assert not journal.transition("job-a", ("created", "unknown"), "done", error="x")
+    assert journal.get("job-a") == a
+    # Another instance (another process) reads the same file, in WAL mode.
+    assert SQLiteJournal(path).get("job-b") == b
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("state", ["pending", "created", "done", "failed", "rejected"])
+def test_a_callback_never_repoints_a_job_that_is_not_unresolved(tmp_path: Path, state: str) -> None:
+    journal = SQLiteJournal(tmp_path / "jobs.sqlite3")
+    journal.begin("job-1", FIELDS)
+    journal.transition("job-1", ("pending",), state, task_id="mine" if state != "pending" else None)
+    event = CallbackEvent(task_id="theirs", stage="complete", code=200, msg="ok")
+    assert not record_callback(journal, event, "job-1")
+    job = journal.get("job-1")
+    assert job is not None and job.task_id == ("mine" if state != "pending" else None)
+
+
+@pytest.mark.parametrize("state", ["submitting", "unknown"])
+def test_a_callback_resolves_an_unresolved_job_from_its_own_query(
+    tmp_path: Path, state: str
+) -> None:
+    journal = SQLiteJournal(tmp_path / "jobs.sqlite3")
+    journal.begin("job-1", FIELDS)
+    journal.transition("job-1", ("pending",), state, error="HTTP 500")
+    query = "team=a&" + JOB_KEY_PARAM + "=job-1"
+    event = CallbackEvent(task_id="t9", stage="complete", code=200, msg="ok", query=query)
+    assert record_callback(journal, event)
+    job = journal.get("job-1")
+    assert job is not None and (job.state, job.task_id, job.error) == ("created", "t9", None)
+    other = CallbackEvent(task_id="t9", stage="complete", code=200, msg="ok", query="team=a")
+    assert not record_callback(journal, other)
+
+
+def test_the_job_key_in_a_url_or_a_query() -> None:
+    assert JOB_KEY_PARAM == "kie_job"
+    url = with_job_key("https://me.example/kie?b=&kie_job=old&a=1#frag", "new")
+    assert url == "https://me.example/kie?b=&a=1&kie_job=new#frag"  # blank values kept
+    assert with_job_key("https://me.example/kie", "k 1") == "https://me.example/kie?kie_job=k+1"
+    assert job_key_from(url) == "new"
+    assert job_key_from("kie_job=a&kie_job=b") == "b"  # the last one, as a query string
+    assert job_key_from("https://me.example/kie?team=a") is None
+    assert job_key_from("kie_job=&x=1") is None  # a blank key is no key
+
+
+def test_a_journal_waits_for_a_locked_file_only_its_busy_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    journal = SQLiteJournal(path, busy_timeout=0.1)
+    assert inspect.signature(SQLiteJournal).parameters["busy_timeout"].default == 10.0
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # another process writing
+        started = time.monotonic()
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            journal.begin("job-1", FIELDS)
+        assert time.monotonic() - started < 3  # sqlite's own default would wait 5 s
+    finally:
+        writer.close()
