@@ -101,7 +101,6 @@ def test_a_claim_of_a_dead_process_of_this_machine_is_taken_over_at_once(
         "dead, host:pid only": f"{host}:{_dead_pid()}",
         "this process": f"{host}:{os.getpid()}:00000000",
         "live": f"{host}:{live_process.pid}:00000000",
-        "parent": f"{host}:{os.getppid()}:00000000",
         "elsewhere": f"elsewhere.invalid:{_dead_pid()}:00000000",
         "no pid": f"{host}:x{_dead_pid()}:00000000",
     }
