@@ -88,6 +88,33 @@ def test_base_url_trailing_slash_is_harmless(make_client):
     assert seen[0].url.path == CREDIT_PATH
 
 
+def test_a_base_url_keeps_its_path_and_loses_only_its_trailing_slashes(make_client):
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path.endswith("file-stream-upload"):
+            data = {"fileName": "a.wav", "downloadUrl": "https://tmp.example/a.wav"}
+            return httpx.Response(
+                200, json={"success": True, "code": 200, "msg": "ok", "data": data}
+            )
+        return httpx.Response(200, json=CREDITS)
+
+    client = make_client(
+        base_url="https://proxy.example/kieX//",
+        upload_base_url="https://proxy.example/uploadX/",
+        transport=httpx.MockTransport(handler),
+    )
+    client.get_credits()
+    client.upload_file(b"RIFF", file_name="a.wav")
+    assert [str(request.url) for request in seen] == [
+        "https://proxy.example/kieX/api/v1/chat/credit",
+        "https://proxy.example/uploadX/api/file-stream-upload",
+    ]
+    # Both are the client's own hosts: the key goes to each.
+    assert [r.headers.get("authorization") for r in seen] == [f"Bearer {API_KEY}"] * 2
+
+
 _RATE_RULE = "rate_limit must be (requests, seconds) with an integer >= 1 and a finite number > 0"
 
 

@@ -61,6 +61,19 @@ def test_unbounded_timeouts_are_refused_naming_the_argument(kind, value) -> None
         assert server.count() == 0  # refused before anything was sent
 
 
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [(math.inf, "inf"), (-0.5, "-0.5"), (10**400, "an integer of about 401 digits")],
+    ids=["inf", "negative", "10**400"],
+)
+def test_an_unbounded_timeout_is_refused_saying_the_rule_and_the_value(value, got) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        KieClient(API_KEY, timeout=value)
+    assert str(caught.value) == (
+        f"timeout must be a bounded number of seconds, above 0 and at most 86400, got {got}"
+    )
+
+
 def test_the_largest_timeout_accepted_is_a_day() -> None:
     KieClient(API_KEY, timeout=86_400)
     with pytest.raises(ConfigurationError, match="86400"):
