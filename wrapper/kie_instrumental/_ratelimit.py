@@ -14,7 +14,8 @@ caller cancelled while waiting costs no slot.
 Two interfaces: `Limiter` (reserve a send time, back off on 429), for callers that cannot
 report the answer, and `SlotLimiter` (acquire / finished / back_off), which the core prefers
 and `redis_backend.RedisRateLimit` implements too. A limiter that does I/O may also offer
-`AsyncSlotLimiter`'s awaitable twins, which the async client awaits instead.
+`AsyncSlotLimiter`'s awaitable twins, which the async client awaits instead. (The three
+protocols live in `_limiters`.)
 
 The core never calls a limiter: it yields the steps below (`Acquire`, `Reserve`, `BackOff`;
 a `Send` carries its permit) and each client performs them, `perform` in a thread,
@@ -26,26 +27,15 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any
 
 import attrs
 
 from ._clock import Clock
-
-Kind = Literal["create", "poll"]  # "poll": every request to api.kie.ai that creates nothing
-
-
-class Limiter(Protocol):
-    """What the core asks of a rate limiter (this local one, or a shared one such as
-    `kie_instrumental.redis_backend.RedisRateLimit`)."""
-
-    def reserve(self, kind: Kind = "poll") -> float:
-        """Take a permit for one request of `kind`; return the seconds to wait before sending."""
-        ...
-
-    def back_off(self, seconds: float) -> None:
-        """KIE answered 429: send nothing for `seconds`."""
-        ...
+from ._limiters import AsyncSlotLimiter as AsyncSlotLimiter
+from ._limiters import Kind as Kind
+from ._limiters import Limiter as Limiter
+from ._limiters import SlotLimiter as SlotLimiter
 
 
 class Slot:
@@ -55,30 +45,6 @@ class Slot:
 
     def __init__(self, at: float = math.inf) -> None:
         self.at = at
-
-
-@runtime_checkable
-class SlotLimiter(Protocol):
-    def acquire(self, kind: Kind = "poll") -> Slot | float:
-        """A slot to send now, or the seconds to wait before asking again (holding nothing)."""
-        ...
-
-    def finished(self, slot: Slot) -> None:
-        """The answer arrived, or the request was abandoned in flight: its period starts now."""
-        ...
-
-    def back_off(self, seconds: float) -> None: ...
-
-
-@runtime_checkable
-class AsyncSlotLimiter(Protocol):
-    """The awaitable twins of SlotLimiter's methods, for a limiter that does I/O."""
-
-    async def acquire_async(self, kind: Kind = "poll") -> Slot | float: ...
-
-    async def finished_async(self, slot: Slot) -> None: ...
-
-    async def back_off_async(self, seconds: float) -> None: ...
 
 
 # -- the steps the core yields and the clients perform ------------------------------------------
