@@ -13,6 +13,7 @@ import httpx
 import pytest
 from _support import CREATE_PATH, CREDIT_PATH, RECORD_PATH, VALID_FIELDS
 from kie_instrumental import (
+    APIConnectionError,
     APIError,
     APITimeoutError,
     AuthenticationError,
@@ -22,6 +23,7 @@ from kie_instrumental import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    ResponseTooLargeError,
     ServerError,
     ServiceUnavailableError,
     TaskFailedError,
@@ -250,6 +252,32 @@ def test_errors_about_a_task_carry_its_id(client, mock_api):
         client, mock_api, "get_task", httpx.Response(401, json={"code": 401, "msg": "bad key"})
     )
     assert error.task_id == "task-1" and "task-1" in str(error)
+
+
+def test_an_oversized_answer_is_a_typed_error_about_its_task(make_client, mock_api):
+    mock_api.get(RECORD_PATH).mock(return_value=httpx.Response(200, content=b" " * (3 << 20)))
+    with pytest.raises(ResponseTooLargeError) as caught:
+        make_client(max_retries=0).get_task("task-1")
+    error = caught.value
+    assert (error.code, error.http_status, error.task_id) == (200, 200, "task-1")
+    assert str(error).startswith(
+        "GET /api/v1/generate/record-info: the answer (HTTP 200) is larger"
+    )
+
+
+def test_a_failed_poll_and_an_unreadable_record_carry_the_task_id(make_client, mock_api):
+    client = make_client(max_retries=0)
+    mock_api.get(RECORD_PATH).mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(APIConnectionError) as caught:
+        client.get_task("task-1")
+    assert caught.value.task_id == "task-1"
+    unreadable = {"code": 200, "msg": "success", "data": {"taskId": "task-1", "status": 5}}
+    mock_api.get(RECORD_PATH).mock(return_value=httpx.Response(200, json=unreadable))
+    with pytest.raises(APIError) as caught:
+        client.get_task("task-1")
+    error = caught.value
+    assert type(error) is APIError
+    assert (error.code, error.http_status, error.task_id) == (200, 200, "task-1")
 
 
 # -- errors cross process boundaries (process pools, task queues) --------------------------------
