@@ -30,6 +30,20 @@ CREATED = {"code": 200, "msg": "success", "data": {"taskId": "task-1"}}
 SERVER_ERROR = httpx.Response(200, json={"code": 500, "msg": "busy"})
 
 
+class InChunks(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A body that arrives `size` bytes at a time, for both clients."""
+
+    def __init__(self, body: bytes, size: int) -> None:
+        self.chunks = [body[i : i + size] for i in range(0, len(body), size)]
+
+    def __iter__(self) -> Any:
+        yield from self.chunks
+
+    async def __aiter__(self) -> Any:
+        for chunk in self.chunks:
+            yield chunk
+
+
 class Recorder:
     def __init__(self) -> None:
         self.events: list[Any] = []
@@ -59,7 +73,11 @@ def test_a_whole_task_fires_every_client_event_with_its_fields(make_client, mock
     task = client.add_instrumental(**VALID_FIELDS)
     details = client.wait(task.task_id)
     with respx.mock() as cdn:
-        cdn.get(url__startswith="https://cdn.example/").respond(200, content=MP3)
+        # In several network chunks: `bytes` counts them all.
+        audio = lambda request: httpx.Response(  # noqa: E731
+            200, headers={"Content-Length": str(len(MP3))}, stream=InChunks(MP3, 300)
+        )
+        cdn.get(url__startswith="https://cdn.example/").mock(side_effect=audio)
         client.download(details, tmp_path)
     assert client.get_credits() == 88.0
 

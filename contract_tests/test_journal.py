@@ -13,9 +13,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from _journal_workers import FAST_POLLS, open_journal, resume_in_process
+from _records import record
 from _redis_server import RedisServer
+from _support import CREATE_PATH, RECORD_PATH
 from kie_instrumental import (
     AsyncKieClient,
     InvalidRequestError,
@@ -550,3 +553,48 @@ def test_a_journal_waits_for_a_locked_file_only_its_busy_timeout(tmp_path: Path)
         assert time.monotonic() - started < 3  # sqlite's own default would wait 5 s
     finally:
         writer.close()
+
+
+def test_a_job_waits_ten_minutes_by_default_journaling_each_status(
+    make_client: Any, mock_api: Any, clock: Any, tmp_path: Path
+) -> None:
+    """run_job and resume share wait()'s default of 600 s; each status seen while waiting is
+    journaled, and the error that ended a resumed wait is kept in the job."""
+    answer = {"code": 200, "msg": "success", "data": {"taskId": "task-1"}}
+    mock_api.post(CREATE_PATH).mock(return_value=httpx.Response(200, json=answer))
+    mock_api.get(RECORD_PATH).mock(return_value=record("TEXT_SUCCESS"))
+    journal = SQLiteJournal(str(tmp_path / "jobs.sqlite3"))
+    client = make_client()
+    started = clock.monotonic()
+    with pytest.raises(WaitTimeoutError) as err:
+        client.run_job(journal, job_key="job-1", **FIELDS)
+    assert err.value.task_id == "task-1"
+    assert clock.monotonic() - started == pytest.approx(600)
+    job = journal.get("job-1")
+    assert job is not None
+    assert (job.state, job.task_id, job.task_status) == ("created", "task-1", "TEXT_SUCCESS")
+    started = clock.monotonic()
+    [job] = client.resume(journal)
+    assert clock.monotonic() - started == pytest.approx(600)
+    assert (job.state, job.task_status) == ("created", "TEXT_SUCCESS")
+    assert job.error == str(err.value)
+
+
+def test_a_journal_failing_after_the_create_keeps_the_task_id_in_both_clients(
+    make_client: Any, mock_api: Any, tmp_path: Path
+) -> None:
+    answer = {"code": 200, "msg": "success", "data": {"taskId": "task-1"}}
+    creating = mock_api.post(CREATE_PATH).mock(return_value=httpx.Response(200, json=answer))
+    journal = SQLiteJournal(str(tmp_path / "jobs.sqlite3"))
+    original = journal.transition
+
+    def down_after_the_create(key: str, expected: Any, state: str, **fields: Any) -> bool:
+        if state == "created":
+            raise ConnectionError("journal unreachable")
+        return original(key, expected, state, **fields)
+
+    journal.transition = down_after_the_create  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError) as err:
+        make_client().run_job(journal, job_key="job-1", **FIELDS)
+    assert creating.call_count == 1
+    assert any("task-1" in note for note in err.value.__notes__)

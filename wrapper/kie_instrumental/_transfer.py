@@ -248,9 +248,10 @@ def _shut(sock: socket.socket) -> None:
 def _sending_stream() -> object:
     """The network stream of the httpcore connection that is writing a request: httpcore
     announces a reused connection's send without naming its stream, so it is taken from the
-    connection object on the call stack (its `_network_stream`); None when not found."""
-    frame: FrameType | None = sys._getframe(2)
-    for _ in range(6):
+    connection object on the call stack (its `_network_stream`); None when not found. The
+    search allows for wrappers between httpcore and `Watch.trace` (a tracer's, a profiler's)."""
+    frame: FrameType | None = sys._getframe(1)
+    for _ in range(16):
         if frame is None:
             break
         stream = getattr(frame.f_locals.get("self"), "_network_stream", None)
