@@ -31,6 +31,7 @@ from kie_instrumental import (
     Track,
     WaitTimeoutError,
 )
+from kie_instrumental.events import RequestAnswered
 from kie_instrumental.testing import FakeClock
 
 KINDS = ["sync", "async"]
@@ -269,12 +270,16 @@ DRIPS = {
 def test_a_request_ends_within_its_timeout_as_a_whole(kind, name) -> None:
     with HostileServer() as server:
         server.script("GET", CREDIT_PATH, DRIPS[name])
-        client = client_for(kind, server.url, max_retries=0, timeout=1.0)
+        seen: list[object] = []
+        client = client_for(kind, server.url, max_retries=0, timeout=1.0, hooks=[seen.append])
         started = time.monotonic()
         with pytest.raises(APITimeoutError):
             run(kind, lambda c: c.get_credits())(client)
         # One second of budget; the drip alone would take 40 s or forever.
         assert time.monotonic() - started < 3.5
+        # The attempt's duration, as its event reports it: about its budget.
+        [answered] = [e for e in seen if isinstance(e, RequestAnswered)]
+        assert 0.5 < answered.elapsed < 3.5
 
 
 @pytest.mark.parametrize("reused", [False, True], ids=["new connection", "reused connection"])
