@@ -16,6 +16,7 @@ import time
 import tracemalloc
 import zlib
 
+import httpx
 import pytest
 from _hostile import MB, HostileServer, Reply, endless, repeat
 from _records import record, suno_track
@@ -33,6 +34,7 @@ from kie_instrumental import (
 )
 from kie_instrumental.events import RequestAnswered
 from kie_instrumental.testing import FakeClock
+from test_events import InChunks
 
 KINDS = ["sync", "async"]
 
@@ -178,16 +180,24 @@ def gzip_bomb(zeros: int) -> bytes:
 BOMB = gzip_bomb(50 * MB)
 
 
-@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def raw_deflate(data: bytes) -> bytes:
+    """Deflate without zlib's header and checksum, as some servers send `deflate`."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return packer.compress(data) + packer.flush()
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw deflate"])
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_compressed_answer_is_capped_while_it_is_inflated(kind, encoding) -> None:
     """50 MiB of zeros in about 50 KiB of gzip: one network chunk would inflate to all of it
     at once. Memory stays near the body limit and the answer is a typed error."""
-    body = BOMB if encoding == "gzip" else zlib.compress(bytes(50 * MB), 9)
+    if encoding == "gzip":
+        body = BOMB
+    else:
+        body = (zlib.compress if encoding == "deflate" else raw_deflate)(bytes(50 * MB))
+    header = {"Content-Encoding": encoding.split()[-1]}
     with HostileServer() as server:
-        server.script(
-            "GET", CREDIT_PATH, Reply(200, body=body, headers={"Content-Encoding": encoding})
-        )
+        server.script("GET", CREDIT_PATH, Reply(200, body=body, headers=header))
         client = client_for(kind, server.url, max_retries=0)
         tracemalloc.start()
         try:
@@ -199,9 +209,10 @@ def test_a_compressed_answer_is_capped_while_it_is_inflated(kind, encoding) -> N
     assert peak < 16 * MB, peak  # the body limit is 2 MiB; the answer inflates to 50 MiB
 
 
+@pytest.mark.parametrize("pack", [zlib.compress, raw_deflate], ids=["zlib", "raw"])
 @pytest.mark.parametrize("kind", KINDS)
-def test_answers_are_asked_for_uncompressed_and_decoded_when_compressed_anyway(kind) -> None:
-    packed = zlib.compress(json.dumps(CREDITS).encode())
+def test_answers_are_asked_for_uncompressed_and_decoded_when_compressed_anyway(kind, pack) -> None:
+    packed = pack(json.dumps(CREDITS).encode())
     with HostileServer() as server:
         server.script(
             "GET", CREDIT_PATH, Reply(200, body=packed, headers={"Content-Encoding": "deflate"})
@@ -220,6 +231,20 @@ def test_an_encoding_that_was_not_asked_for_is_refused(kind) -> None:
         with pytest.raises(APIConnectionError) as caught:
             run(kind, lambda c: c.get_credits())(client_for(kind, server.url, max_retries=0))
     assert "'br', which was not asked for" in str(caught.value)
+
+
+def test_a_corrupt_deflated_answer_is_refused(make_client) -> None:
+    """A zlib-wrapped answer whose checksum is wrong, in a network chunk of its own: the
+    answer is refused, never read again as raw deflate (where those bytes mean nothing)."""
+    packed = zlib.compress(json.dumps(CREDITS).encode())
+    chunks = InChunks(b"", 1)
+    chunks.chunks = [packed[:-4], b"\x00\x00\x00\xff"]  # a wrong checksum
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(200, headers={"Content-Encoding": "deflate"}, stream=chunks)
+    )
+    with pytest.raises(APIConnectionError) as caught:
+        make_client(transport=transport, max_retries=0).get_credits()
+    assert "the answer cannot be decoded" in str(caught.value)
 
 
 # -- strings a server controls: bounded and escaped -------------------------------------------
