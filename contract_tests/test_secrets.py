@@ -4,6 +4,7 @@ walked deeply) or log record, across the whole error matrix with DEBUG logging o
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import httpx
@@ -119,6 +120,9 @@ def test_kie_log_debug_prints_one_line_per_attempt(monkeypatch, capsys) -> None:
             line for line in capsys.readouterr().err.splitlines() if "/api/v1/chat/credit" in line
         ]
         assert len(lines) == 2
+        # Each line: when, which logger, then the attempt.
+        stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} kie_instrumental(\.\w+)* GET "
+        assert all(re.match(stamp, line) for line in lines), lines
         assert "GET /api/v1/chat/credit -> HTTP 500 code 500" in lines[0]
         assert "(attempt 1/2)" in lines[0] and "(attempt 2/2)" in lines[1]
         assert not any(API_KEY in line for line in lines)
