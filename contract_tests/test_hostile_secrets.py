@@ -13,7 +13,9 @@ import httpx
 import pytest
 from _hostile import HostileServer, Reply
 from _support import API_KEY, CREDIT_PATH
-from kie_instrumental import AsyncKieClient, KieClient
+from kie_instrumental import APIConnectionError, AsyncKieClient, KieClient
+from kie_instrumental.events import RequestAnswered
+from kie_instrumental.testing import FakeClock
 
 KINDS = ["sync", "async"]
 
@@ -108,10 +110,14 @@ def test_nothing_escaping_a_send_holds_the_key_in_its_frames(kind, exc_type) -> 
         if kind == "sync"
         else httpx.AsyncClient(transport=transport)
     )
-    exc = raised(kind, http_client=http)
+    seen: list[object] = []
+    exc = raised(kind, http_client=http, clock=FakeClock(), hooks=[seen.append])
     assert frames_holding_key(exc) == []
     if exc_type is KeyboardInterrupt:
         assert isinstance(exc, KeyboardInterrupt)  # propagates as is, only bare
+    else:  # a failed attempt, as any transport failure: the fake clock stood still
+        assert isinstance(exc, APIConnectionError)
+        assert [e.elapsed for e in seen if isinstance(e, RequestAnswered)] == [0.0]
 
 
 @pytest.mark.parametrize("kind", KINDS)
