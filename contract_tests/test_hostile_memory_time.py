@@ -12,6 +12,7 @@ import logging
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import tracemalloc
 import zlib
@@ -336,6 +337,19 @@ def test_dripped_answer_headers_count_against_the_whole_request(kind, reused) ->
             run(kind, calls)(client)
         assert time.monotonic() - started < 4.5
         assert server.count("GET", CREDIT_PATH) == (2 if reused else 1)
+
+
+def test_one_thread_bounds_all_of_a_sync_clients_requests() -> None:
+    """The sync client's watchdog is one thread however many requests it watches."""
+    with HostileServer() as server:
+        server.script("GET", CREDIT_PATH, Reply(200, json=CREDITS))
+        with client_for("sync", server.url) as client:
+            before = set(threading.enumerate())
+            for _ in range(10):
+                assert client.get_credits() == 10
+            started = set(threading.enumerate()) - before
+    # The watchdog, and the server's thread for the kept-alive connection.
+    assert len(started) <= 3, started
 
 
 @pytest.mark.parametrize("kind", KINDS)
