@@ -9,6 +9,7 @@ import asyncio
 import itertools
 import json
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -350,6 +351,42 @@ def test_one_thread_bounds_all_of_a_sync_clients_requests() -> None:
             started = set(threading.enumerate()) - before
     # The watchdog, and the server's thread for the kept-alive connection.
     assert len(started) <= 3, started
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys, threading, time
+    from kie_instrumental import KieClient
+
+    client = KieClient("k", base_url=sys.argv[1], rate_limit=None, timeout=30, route="legacy")
+    print(client.get_credits())  # answered at once
+    # A request of a daemon thread, never answered, that the script does not wait for.
+    threading.Thread(target=client.get_task, args=("task-1",), daemon=True).start()
+    time.sleep(0.5)
+    """
+)
+
+
+def test_a_script_ends_without_waiting_for_its_daemon_threads_requests() -> None:
+    """The watchdog's thread never holds the interpreter open until a request's budget ends."""
+    with HostileServer() as server:
+        server.script("GET", CREDIT_PATH, Reply(200, json=CREDITS))
+        server.script("GET", RECORD_PATH, Reply(hang=True))
+        # In this process too, so that `make mutation` runs this test for the watchdog.
+        assert client_for("sync", server.url).get_credits() == 10
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}  # this kie_instrumental
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-c", SCRIPT, server.url],
+            capture_output=True,
+            text=True,
+            timeout=50,
+            env=env,
+        )
+        took = time.monotonic() - started
+        assert done.returncode == 0 and done.stdout.strip() == "10.0", done.stderr
+        assert server.count("GET", RECORD_PATH) == 1
+    assert took < 20  # the budget is 30 s
 
 
 @pytest.mark.parametrize("kind", KINDS)
