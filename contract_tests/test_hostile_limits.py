@@ -236,6 +236,46 @@ def test_a_create_cancelled_before_it_was_written_is_never_sent() -> None:
         assert server.count("GET", RECORD_PATH) == 1
 
 
+def test_a_call_cancelled_after_its_request_was_written_still_reads_the_answer() -> None:
+    """The written request is left to end by itself: its answer is read in the background and
+    its connection kept for the next call, never cut off half-way through the answer."""
+    with HostileServer() as server:
+        server.script("GET", RECORD_PATH, Reply(200, json=record("PENDING").json(), delay=0.3))
+        answered: list[int] = []
+
+        async def hook(response: httpx.Response) -> None:
+            answered.append(response.status_code)
+
+        async def main() -> str:
+            http = httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=1),
+                timeout=5.0,
+                event_hooks={"response": [hook]},
+            )
+            client = AsyncKieClient(
+                API_KEY, base_url=server.url, rate_limit=None, http_client=http, route="legacy"
+            )
+            call = asyncio.ensure_future(client.get_task("task-1"))
+            for _ in range(300):  # until the server has the request
+                if server.count("GET", RECORD_PATH):
+                    break
+                await asyncio.sleep(0.01)
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+            for _ in range(300):  # the answer comes 0.3 s after the request
+                if answered:
+                    break
+                await asyncio.sleep(0.01)
+            assert answered == [200]
+            details = await asyncio.wait_for(client.get_task("task-1"), 5)
+            await http.aclose()
+            return str(details.status)
+
+        assert asyncio.run(main()) == "PENDING"
+        assert server.count("GET", RECORD_PATH) == 2
+
+
 def _burst(kind: str, url: str, key: str, creates: int, limit: tuple[int, float]) -> list[int]:
     statuses: list[int] = []
     options = {"api_key": key, "base_url": url, "rate_limit": limit, "max_retries": 0}

@@ -164,11 +164,51 @@ def test_a_huge_download_error_page_is_not_read(kind) -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_an_oversized_answer_is_a_typed_error(kind) -> None:
+    """Reading stops at the limit, even when the answer never ends."""
     with HostileServer() as server:
-        server.script("GET", CREDIT_PATH, Reply(200, body=repeat(b" ", 3 * MB)))
+        server.script("GET", CREDIT_PATH, Reply(200, body=endless(b" " * 1024)))
+        client = client_for(kind, server.url, max_retries=0, timeout=5)
         with pytest.raises(ResponseTooLargeError) as caught:
-            run(kind, lambda c: c.get_credits())(client_for(kind, server.url, max_retries=0))
+            run(kind, lambda c: c.get_credits())(client)
     assert caught.value.http_status == 200
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_answer_of_exactly_the_limit_is_read(kind) -> None:
+    """2 MiB is the most an answer may be: exactly that much is read, one byte more is not."""
+    body = json.dumps(CREDITS).encode()
+    with HostileServer() as server:
+        server.script("GET", CREDIT_PATH, Reply(200, body=body.ljust(2 * MB)))
+        client = client_for(kind, server.url, max_retries=0)
+        assert run(kind, lambda c: c.get_credits())(client) == 10
+        server.script("GET", CREDIT_PATH, Reply(200, body=body.ljust(2 * MB + 1)))
+        client = client_for(kind, server.url, max_retries=0)
+        with pytest.raises(ResponseTooLargeError):
+            run(kind, lambda c: c.get_credits())(client)
+
+
+class WithoutTrace(httpx.HTTPTransport):
+    """A caller's own transport that drops the request's extensions (no `trace`)."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.extensions = {k: v for k, v in request.extensions.items() if k != "trace"}
+        return super().handle_request(request)
+
+
+def test_a_stalled_answer_ends_within_its_timeout_through_a_transport_that_does_not_trace():
+    """Headers after 0.8 s, then the body stalls: the request still ends at its 1 s budget,
+    not after another whole read timeout."""
+    stall = Reply(200, body=lambda: iter([b'{"code": 200', b""]), length=1000, delay=0.8)
+    with HostileServer() as server:
+        server.script("GET", CREDIT_PATH, stall)
+        http = httpx.Client(transport=WithoutTrace())
+        client = client_for("sync", server.url, max_retries=0, timeout=1.0, http_client=http)
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError):
+            client.get_credits()
+        took = time.monotonic() - started
+        http.close()
+    assert took < 1.45  # a read timeout after the headers would end it at 1.8 s
 
 
 def gzip_bomb(zeros: int) -> bytes:
@@ -233,6 +273,14 @@ def test_an_encoding_that_was_not_asked_for_is_refused(kind) -> None:
         with pytest.raises(APIConnectionError) as caught:
             run(kind, lambda c: c.get_credits())(client_for(kind, server.url, max_retries=0))
     assert "'br', which was not asked for" in str(caught.value)
+
+
+def test_an_answer_in_many_network_chunks_is_read_whole(make_client) -> None:
+    body = json.dumps(CREDITS).encode()
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(200, stream=InChunks(body, 3))  # 3 bytes at a time
+    )
+    assert make_client(transport=transport).get_credits() == 10
 
 
 def test_a_corrupt_deflated_answer_is_refused(make_client) -> None:

@@ -18,6 +18,7 @@ from kie_instrumental import (
     TaskStatus,
     WaitTimeoutError,
 )
+from kie_instrumental.notify import LocalNotifier
 
 EVERY_2_S = PollSchedule(first=2.0, factor=1.0, cap=2.0)
 
@@ -282,3 +283,17 @@ def test_as_completed_and_wait_all_report_progress(make_client, mock_api, clock,
 
         client._loop.run_until_complete(gather())
     assert seen == sequence
+
+
+def test_wait_wakes_on_its_notifier_instead_of_sleeping(make_client, mock_api, clock):
+    """A callback published to the client's notifier ends the wait's sleep at once: the
+    confirming poll comes with no time passed, not after the schedule's 2 s."""
+    notifier = LocalNotifier(safety_poll=60)
+    notifier.publish("task-1", "complete")  # before the wait: kept for it
+    mock_api.get(RECORD_PATH).mock(
+        side_effect=[record("PENDING"), record("SUCCESS", [suno_track()])]
+    )
+    started = clock.monotonic()
+    details = make_client(notifier=notifier).wait("task-1", timeout=600)
+    assert details.status == "SUCCESS"
+    assert clock.monotonic() - started == 0
