@@ -283,6 +283,32 @@ def test_an_answer_in_many_network_chunks_is_read_whole(make_client) -> None:
     assert make_client(transport=transport).get_credits() == 10
 
 
+@pytest.mark.parametrize("encoding", ["gzip", "x-gzip", " GZIP "])
+def test_a_gzipped_answer_is_decoded_however_its_encoding_is_spelled(make_client, encoding):
+    packed = zlib.compress(json.dumps(CREDITS).encode(), wbits=16 + zlib.MAX_WBITS)
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(
+            200, headers={"Content-Encoding": encoding}, stream=InChunks(packed, 1000)
+        )
+    )
+    assert make_client(transport=transport).get_credits() == 10
+
+
+@pytest.mark.parametrize("pack", [zlib.compress, raw_deflate], ids=["zlib", "raw"])
+def test_an_answer_that_is_not_what_its_encoding_says_is_refused(make_client, pack) -> None:
+    """Deflate labelled gzip: refused, never guessed at."""
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(
+            200,
+            headers={"Content-Encoding": "gzip"},
+            stream=InChunks(pack(json.dumps(CREDITS).encode()), 1000),
+        )
+    )
+    with pytest.raises(APIConnectionError) as caught:
+        make_client(transport=transport, max_retries=0).get_credits()
+    assert "the answer cannot be decoded" in str(caught.value)
+
+
 def test_a_corrupt_deflated_answer_is_refused(make_client) -> None:
     """A zlib-wrapped answer whose checksum is wrong, in a network chunk of its own: the
     answer is refused, never read again as raw deflate (where those bytes mean nothing)."""
