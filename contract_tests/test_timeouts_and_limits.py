@@ -9,13 +9,14 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 from _support import API_KEY
 from _virtual_time import LoopClock, ThreadVirtualClock, VirtualTimeLoop
 from kie_instrumental import APITimeoutError, AsyncKieClient, ConfigurationError, KieClient
+from kie_instrumental.testing import FakeClock
 
 CREDITS = {"code": 200, "msg": "success", "data": 1}
 
@@ -235,3 +236,101 @@ def test_a_call_timeout_reaches_the_transport_for_every_call(make_client) -> Non
         client._loop.run_until_complete(gather())
     assert len(seen) == 6
     assert all(t == {"connect": 1.0, "read": 3.0, "write": 3.0, "pool": 3.0} for _, t in seen), seen
+
+
+# -- the local limiter's window, as the clients wait on it ------------------------------------
+
+
+def test_the_local_limiter_counts_each_slot_from_its_answer() -> None:
+    from kie_instrumental._ratelimit import RateLimiter, Slot
+
+    clock = FakeClock()
+    limiter = RateLimiter(2, 10.0, clock)
+    first, second = limiter.acquire("create"), limiter.acquire("poll")
+    assert isinstance(first, Slot) and isinstance(second, Slot)
+    assert limiter.acquire() == 10.0  # both in flight: a whole period from now
+    clock.advance(3.0)
+    limiter.finished(first)  # answered at +3: free again at +13
+    clock.advance(4.0)
+    assert limiter.acquire() == pytest.approx(6.0)
+    limiter.finished(first)  # a second report never moves its start later
+    assert limiter.acquire() == pytest.approx(6.0)
+    clock.advance(6.0)
+    assert isinstance(limiter.acquire(), Slot)
+    assert repr(limiter) == "RateLimiter(limit=2, period=10.0)"
+    single = RateLimiter(1, 10.0, clock)
+    single.finished(cast(Slot, single.acquire()))
+    clock.advance(10.0 - 1e-6)  # a wait is never shorter than a millisecond
+    assert single.acquire() == 1e-3
+
+
+def test_the_local_limiter_waits_out_a_back_off_then_counts_again() -> None:
+    from kie_instrumental._ratelimit import RateLimiter, Slot
+
+    clock = FakeClock()
+    limiter = RateLimiter(5, 10.0, clock)
+    limiter.back_off(4.0)
+    limiter.back_off(1.0)  # never earlier than a back-off already set
+    assert limiter.acquire() == pytest.approx(4.0)
+    clock.advance(4.0)
+    assert isinstance(limiter.acquire(), Slot)
+
+
+def test_the_local_limiters_reservations_count_from_the_send() -> None:
+    from kie_instrumental._ratelimit import RateLimiter
+
+    clock = FakeClock()
+    limiter = RateLimiter(2, 10.0, clock)
+    assert [limiter.reserve("create"), limiter.reserve("poll")] == [0.0, 0.0]
+    assert limiter.reserve() == pytest.approx(10.0)  # the third waits for the first's period
+    clock.advance(2.0)
+    assert limiter.reserve() == pytest.approx(8.0)  # the second's, counted from its send
+    clock.advance(20.0)
+    limiter.back_off(3.0)
+    assert limiter.reserve() == pytest.approx(3.0)
+    flying = RateLimiter(1, 10.0, clock)
+    flying.acquire()  # a slot in flight has no start yet: a whole period from now
+    assert flying.reserve() == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("limit, period", [(0, 10.0), (1, 0.0), (1, -1.0)])
+def test_the_local_limiter_refuses_an_empty_window(limit: int, period: float) -> None:
+    from kie_instrumental._ratelimit import RateLimiter
+
+    with pytest.raises(ValueError, match=r"rate_limit must be \(requests >= 1, seconds > 0\)"):
+        RateLimiter(limit, period, FakeClock())
+
+
+def test_the_limiter_steps_do_what_they_name_sync_and_async() -> None:
+    from kie_instrumental._ratelimit import (
+        Acquire,
+        BackOff,
+        Permit,
+        RateLimiter,
+        Reserve,
+        Slot,
+        aperform,
+        arelease,
+        perform,
+        release,
+    )
+
+    clock = FakeClock()
+    limiter = RateLimiter(1, 10.0, clock)
+    slot = perform(Acquire(limiter, "create"))
+    assert isinstance(slot, Slot)
+    release(Permit(limiter, slot))
+    assert slot.at == clock.monotonic()
+    assert perform(BackOff(limiter, 2.0)) is None
+    assert perform(Reserve(limiter, "poll")) == pytest.approx(10.0)
+
+    async def steps() -> list[object]:
+        other = RateLimiter(1, 10.0, clock)
+        got = await aperform(Acquire(other, "poll"))
+        assert isinstance(got, Slot)
+        await arelease(Permit(other, got))
+        return [got.at, await aperform(BackOff(other, 7.0)), await aperform(Reserve(other, "poll"))]
+
+    at, backed, wait = asyncio.run(steps())
+    assert (at, backed) == (clock.monotonic(), None)
+    assert wait == pytest.approx(10.0)
