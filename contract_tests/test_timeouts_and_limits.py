@@ -297,7 +297,7 @@ def test_the_local_limiters_reservations_count_from_the_send() -> None:
 def test_the_local_limiter_refuses_an_empty_window(limit: int, period: float) -> None:
     from kie_instrumental._ratelimit import RateLimiter
 
-    with pytest.raises(ValueError, match=r"rate_limit must be \(requests >= 1, seconds > 0\)"):
+    with pytest.raises(ValueError, match=r"^rate_limit must be \(requests >= 1, seconds > 0\)$"):
         RateLimiter(limit, period, FakeClock())
 
 
@@ -334,3 +334,52 @@ def test_the_limiter_steps_do_what_they_name_sync_and_async() -> None:
     at, backed, wait = asyncio.run(steps())
     assert (at, backed) == (clock.monotonic(), None)
     assert wait == pytest.approx(10.0)
+
+
+class _AnsweringLater:
+    """A limiter doing I/O, as RedisRateLimit does: each answer waits for `gate`."""
+
+    def __init__(self, answer: object) -> None:
+        self.gate = asyncio.Event()
+        self.answer = answer
+        self.given_back: list[object] = []
+        self.backed_off: list[float] = []
+
+    async def acquire_async(self, kind: str = "poll") -> object:
+        await self.gate.wait()
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+    async def finished_async(self, slot: object) -> None:
+        self.given_back.append(slot)
+
+    async def back_off_async(self, seconds: float) -> None:
+        self.backed_off.append(seconds)
+
+
+@pytest.mark.parametrize("answer", ["slot", 2.5, "error"])
+def test_a_slot_answered_after_its_caller_was_cancelled_is_given_back(answer: str) -> None:
+    """A shared limiter's answer still on its way when the caller gives up: a slot it brings
+    goes back to the limiter (else the window loses it); a wait or an error gives nothing."""
+    from kie_instrumental._ratelimit import Acquire, BackOff, Slot, aperform
+
+    slot = Slot()
+    brought = {"slot": slot, "error": ConnectionError("down")}.get(answer, answer)
+
+    async def main() -> _AnsweringLater:
+        limiter = _AnsweringLater(brought)
+        asking = asyncio.ensure_future(aperform(Acquire(cast(Any, limiter), "create")))
+        await asyncio.sleep(0)
+        asking.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asking
+        limiter.gate.set()
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert await aperform(BackOff(cast(Any, limiter), 7.0)) is None
+        return limiter
+
+    limiter = asyncio.run(main())
+    assert limiter.given_back == ([slot] if answer == "slot" else [])
+    assert limiter.backed_off == [7.0]
