@@ -349,3 +349,200 @@ def test_receivers_report_each_callback_received_verified_or_refused(receiver_ki
     assert all(r.levelno == logging.INFO for r in info)
     texts = [repr(e) for e in recorder.events] + [repr(vars(r)) for r in caplog.records]
     assert [text for text in texts if SECRET in text] == []
+
+
+# -- each event's log line, level and fields: what a service's logs show -----------------------
+
+_URL = "https://api.kie.ai/api/v1/generate/record-info?taskId=t-1"
+
+
+def _lines() -> list[tuple[Any, str]]:
+    from kie_instrumental import events as ev
+
+    answered = dict(call_id=1, operation="get_task", route="legacy", attempt=2, attempts=3)
+    answered |= dict(method="GET", url=_URL, task_id="t-1", elapsed=0.25)
+    return [
+        (
+            ev.RequestAnswered(**answered, status=200, code=429, error=None),
+            "GET /api/v1/generate/record-info -> HTTP 200 code 429 in 0.250s (attempt 2/3)"
+            " task_id=t-1",
+        ),
+        (
+            ev.RequestAnswered(**answered | {"task_id": None}, status=None, code=None, error=None),
+            "GET /api/v1/generate/record-info -> no answer in 0.250s (attempt 2/3)",
+        ),
+        (
+            ev.RequestAnswered(
+                **answered | {"url": "https://api.kie.ai"}, status=None, code=None, error="E"
+            ),
+            "GET / -> E in 0.250s (attempt 2/3) task_id=t-1",
+        ),
+        (
+            ev.RetryScheduled(
+                call_id=1,
+                operation="create",
+                route="market",
+                attempt=1,
+                reason="ServerError",
+                code=500,
+                delay=1.25,
+                task_id=None,
+            ),
+            "create: attempt 1 failed with ServerError (code 500); retrying in 1.2s",
+        ),
+        (
+            ev.RetryScheduled(
+                call_id=1,
+                operation="get_task",
+                route=None,
+                attempt=3,
+                reason="APITimeoutError",
+                code=None,
+                delay=2.0,
+                task_id="t-9",
+            ),
+            "get_task: attempt 3 failed with APITimeoutError; retrying in 2.0s task_id=t-9",
+        ),
+        (
+            ev.RateLimitWait(
+                call_id=1,
+                operation="create",
+                route=None,
+                kind="create",
+                budget=(20, 10.0),
+                delay=0.5,
+            ),
+            "create: waiting 0.5s for the rate limit (20 creates per 10s)",
+        ),
+        (
+            ev.RateLimitWait(
+                call_id=1, operation="get_task", route=None, kind="poll", budget=None, delay=3
+            ),
+            "get_task: waiting 3.0s for the rate limit",
+        ),
+        (
+            ev.TaskStatusChanged(call_id=1, task_id="t-1", route=None, previous=None, status="A"),
+            "task t-1: submitted -> A",
+        ),
+        (
+            ev.TaskStatusChanged(call_id=1, task_id="t-1", route=None, previous="A", status="B"),
+            "task t-1: A -> B",
+        ),
+        (
+            ev.TaskFinished(
+                call_id=1,
+                task_id="t-1",
+                route=None,
+                status="SUCCESS",
+                outcome="succeeded",
+                duration=12.34,
+                tracks=2,
+            ),
+            "task t-1 succeeded with status SUCCESS after 12.3s (2 tracks)",
+        ),
+        (
+            ev.TaskFinished(
+                call_id=1,
+                task_id="t-2",
+                route=None,
+                status="PENDING",
+                outcome="timed_out",
+                duration=600.0,
+                tracks=0,
+            ),
+            "task t-2 timed out with status PENDING after 600.0s (0 tracks)",
+        ),
+        (
+            ev.CallbackRefused(task_id="t-3", stage="complete", reason="bad signature"),
+            "callback refused (bad signature) task_id=t-3",
+        ),
+        (
+            ev.CallFinished(
+                call_id=1, operation="create", route=None, task_id="t-4", elapsed=0.5, error=None
+            ),
+            "create done in 0.500s task_id=t-4",
+        ),
+        (
+            ev.CallFinished(
+                call_id=1, operation="wait", route=None, task_id=None, elapsed=1, error="E"
+            ),
+            "wait failed with E in 1.000s",
+        ),
+        (
+            ev.DownloadFinished(call_id=1, task_id="t-5", bytes=1024, seconds=0.125),
+            "downloaded 1024 bytes in 0.125s task_id=t-5",
+        ),
+    ]
+
+
+def test_every_event_logs_its_own_line_with_its_fields(caplog: pytest.LogCaptureFixture) -> None:
+    from kie_instrumental._emitter import Emitter
+
+    emitter = Emitter()
+    with caplog.at_level(logging.DEBUG, logger="kie_instrumental"):
+        for event, _ in _lines():
+            emitter.emit(event)
+    assert [r.getMessage() for r in caplog.records] == [line for _, line in _lines()]
+    first, retry = caplog.records[0], caplog.records[3]
+    assert first.kie_event == "request_answered"  # type: ignore[attr-defined]
+    assert (first.kie_status, first.kie_code) == (200, 429)  # type: ignore[attr-defined]
+    assert retry.kie_event == "retry_scheduled" and retry.kie_delay == 1.25  # type: ignore[attr-defined]
+
+
+def test_retries_waits_refusals_and_unfinished_tasks_log_at_info(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from kie_instrumental._emitter import Emitter
+
+    with caplog.at_level(logging.INFO, logger="kie_instrumental"):
+        for event, _ in _lines():
+            Emitter().emit(event)
+    assert [r.getMessage() for r in caplog.records] == [
+        line
+        for _, line in _lines()
+        if line.startswith(("create: ", "get_task: ", "callback refused", "task t-2 timed out"))
+    ]
+    assert {r.levelno for r in caplog.records} == {logging.INFO}
+
+
+def test_events_without_a_line_are_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    from kie_instrumental import events as ev
+    from kie_instrumental._emitter import Emitter
+
+    with caplog.at_level(logging.DEBUG, logger="kie_instrumental"):
+        Emitter().emit(ev.CallStarted(call_id=1, operation="create", route=None, task_id=None))
+        Emitter().emit(ev.CallbackVerified(task_id="t-1", stage="complete"))
+    assert caplog.records == []
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("https://user:pw@cdn.example:8443/a/b.mp3?sig=x#f", "https://cdn.example:8443/a/b.mp3"),
+        ("https://cdn.example/a.mp3?sig=x", "https://cdn.example/a.mp3"),
+        ("/relative/x.mp3?sig=1", "/relative/x.mp3"),
+    ],
+)
+def test_urls_in_events_lose_credentials_query_and_fragment(url: str, shown: str) -> None:
+    from kie_instrumental._emitter import safe_url
+
+    assert safe_url(url) == shown
+
+
+@pytest.mark.parametrize("hooks", ["print", b"x", 3])
+def test_hooks_that_are_not_a_list_are_refused_naming_the_type(hooks: Any) -> None:
+    from kie_instrumental._emitter import Emitter
+
+    with pytest.raises(ConfigurationError) as refused:
+        Emitter(hooks)
+    assert str(refused.value) == (
+        f"hooks must be a list of callables taking one event, got {type(hooks).__name__}"
+    )
+
+
+def test_a_hook_that_is_not_callable_is_refused_naming_its_type() -> None:
+    from kie_instrumental._emitter import Emitter
+
+    with pytest.raises(ConfigurationError) as refused:
+        Emitter([print, 5])
+    assert str(refused.value) == "hooks must be callables taking one event, got int"
