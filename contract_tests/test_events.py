@@ -6,7 +6,7 @@ per-attempt ones (DEBUG) carry the event's fields as `extra`."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -23,6 +23,7 @@ from kie_instrumental import (
 )
 from kie_instrumental import events as ev
 from kie_instrumental.receivers import starlette_app, wsgi_app
+from kie_instrumental.testing import FakeClock
 from test_receivers import Poster
 
 MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 4
@@ -236,6 +237,12 @@ def test_a_raising_hook_does_not_change_results_and_is_logged_once(make_client, 
             client.get_task("task-1")
     failures = [r for r in caplog.records if "hook" in r.getMessage()]
     assert len(failures) == 1 and failures[0].levelno == logging.WARNING
+    assert failures[0].getMessage() == (
+        f"event hook {broken!r} raised; the call goes on, and later failures of this hook are "
+        "not logged"
+    )
+    assert failures[0].exc_info is not None and "hook bug" in str(failures[0].exc_info[1])
+    assert failures[0].kie_event == "hook_failed"  # type: ignore[attr-defined]
     assert recorder.of(ev.CallFinished)  # the next hook still saw every event
     assert len(recorder.of(ev.CallFinished)) == 3
 
@@ -546,3 +553,92 @@ def test_a_hook_that_is_not_callable_is_refused_naming_its_type() -> None:
     with pytest.raises(ConfigurationError) as refused:
         Emitter([print, 5])
     assert str(refused.value) == "hooks must be callables taking one event, got int"
+
+
+# -- the events of one call, as hooks receive them ----------------------------------------------
+
+
+def _trace(
+    task_id: str | None = "t-1", stream_to: object = None
+) -> tuple[Any, list[Any], FakeClock]:
+    from types import SimpleNamespace
+
+    from kie_instrumental._emitter import CallTrace, Emitter
+
+    events: list[Any] = []
+    op = SimpleNamespace(
+        operation="get_task",
+        route="legacy",
+        task_id=task_id,
+        method="GET",
+        url=_URL,
+        stream_to=stream_to,
+    )
+    clock = FakeClock()
+    return CallTrace(Emitter([events.append]), cast(Any, op), clock), events, clock
+
+
+def test_a_calls_events_carry_its_route_task_and_times() -> None:
+    trace, events, clock = _trace()
+    clock.advance(2.5)
+    trace.retrying(1, ServerError("x", code=500), 1.0)
+    trace.task_finished(WaitTimeoutError("late", task_id="t-1", last_status="PENDING"))
+    trace.finished(GeneratorExit(), None)
+    started, retry, finished, ended = events
+    assert (started.task_id, started.route) == ("t-1", "legacy")
+    assert (retry.route, retry.code, retry.task_id) == ("legacy", 500, "t-1")
+    assert (finished.route, finished.duration, finished.tracks) == ("legacy", 2.5, 0)
+    assert (ended.route, ended.elapsed, ended.error) == ("legacy", 2.5, "Cancelled")
+
+
+def test_a_task_finished_without_a_task_id_is_reported_with_an_empty_one() -> None:
+    trace, events, _ = _trace(task_id=None)
+    trace.task_finished(WaitTimeoutError("late", task_id=None, last_status="PENDING"))
+    assert events[-1].task_id == ""
+
+
+@pytest.mark.parametrize("status, downloaded", [(200, True), (299, True), (300, False)])
+def test_a_download_is_reported_for_2xx_answers_only(status: int, downloaded: bool) -> None:
+    from types import SimpleNamespace
+
+    trace, events, _ = _trace(stream_to=object())
+    answer = SimpleNamespace(status=status, elapsed=0.5, received=1234)
+    trace.answered(1, 1, cast(Any, answer), None)
+    finished = [e for e in events if isinstance(e, ev.DownloadFinished)]
+    assert [(e.bytes, e.seconds) for e in finished] == ([(1234, 0.5)] if downloaded else [])
+
+
+def test_a_rate_limit_wait_names_the_budget_of_its_kind() -> None:
+    from types import SimpleNamespace
+
+    trace, events, _ = _trace()
+    shared = SimpleNamespace(budgets={"create": (20, 10.0), "poll": (100, 10.0)})
+    trace.rate_limited(cast(Any, shared), "create", 1.5)
+    trace.rate_limited(cast(Any, SimpleNamespace(limit=5, period=60.0)), "poll", 2.0)
+    trace.rate_limited(cast(Any, SimpleNamespace(limit=5)), "poll", 2.0)
+    trace.rate_limited(cast(Any, SimpleNamespace(period=60.0)), "poll", 2.0)
+    waits = [e for e in events if isinstance(e, ev.RateLimitWait)]
+    assert [w.budget for w in waits] == [(20, 10.0), (5, 60.0), None, None]
+    assert {w.route for w in waits} == {"legacy"}
+
+
+def test_log_records_keep_field_values_as_they_are_and_percent_signs_literal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from kie_instrumental._emitter import Emitter
+
+    wait = ev.RateLimitWait(
+        call_id=1, operation="create", route=None, kind="create", budget=(20, 10.0), delay=0.5
+    )
+    refused = ev.CallbackRefused(task_id="t-%s", stage=None, reason="100% bad %d")
+    with caplog.at_level(logging.DEBUG, logger="kie_instrumental"):
+        Emitter().emit(wait)
+        Emitter().emit(refused)
+    assert caplog.records[0].kie_budget == (20, 10.0)  # type: ignore[attr-defined]
+    assert caplog.records[1].getMessage() == "callback refused (100% bad %d) task_id=t-%s"
+
+
+def test_a_url_without_a_host_stays_without_one() -> None:
+    from kie_instrumental._emitter import safe_url
+
+    assert safe_url("https:///a.mp3?sig=1") == "https:///a.mp3"
