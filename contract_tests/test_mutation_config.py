@@ -138,3 +138,22 @@ def test_a_modules_run_is_measured_in_cpu_seconds_of_everything_it_started() -> 
     code, cpu = _driver()._wait_with_cpu(child)
     assert code == 3
     assert cpu > 0.3
+
+
+def test_an_equivalents_line_may_name_several_mutants_of_one_kind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver = _driver()
+    listed = tmp_path / "MUTATION.md"
+    listed.write_text(
+        "- `m.x_a__mutmut_1`: one reason: with a colon, and `m.x_z__mutmut_9` in the text\n"
+        "- `m.xǁCǁget__mutmut_7`, `m.xǁCǁget__mutmut_8`: another\n"
+        "not a list line `m.x_b__mutmut_2`: no\n",
+        "utf-8",
+    )
+    monkeypatch.setattr(driver, "EQUIVALENTS", listed)
+    assert driver._equivalents() == {
+        "m.x_a__mutmut_1",
+        "m.xǁCǁget__mutmut_7",
+        "m.xǁCǁget__mutmut_8",
+    }

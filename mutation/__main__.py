@@ -128,10 +128,14 @@ def _results(stage: Path, module: str) -> dict[str, str]:
 
 
 def _equivalents() -> set[str]:
-    """Mutant names listed in MUTATION.md's equivalents table (`- \\`name\\`: why`)."""
+    """Mutant names listed in MUTATION.md's equivalents (`- \\`name\\`, \\`name\\`: why`: one
+    reason may serve several mutants of the same kind)."""
     if not EQUIVALENTS.exists():
         return set()
-    return set(re.findall(r"^- `([\w.]+__mutmut_\d+)`", EQUIVALENTS.read_text("utf-8"), re.M))
+    names: set[str] = set()
+    for line in re.findall(r"^- (`[^:]+`):", EQUIVALENTS.read_text("utf-8"), re.M):
+        names.update(re.findall(r"`([\w.ǁ]+__mutmut_\d+)`", line))
+    return names
 
 
 def _write_summary(
