@@ -272,10 +272,8 @@ def test_the_resume_command_finishes_jobs_and_names_the_unknown_ones(
     assert creates(fake) == 1
 
 
-def test_a_journal_failing_after_the_create_never_loses_the_task_id(
-    journal: Journal, fake_url: tuple[FakeKie, str], caplog: pytest.LogCaptureFixture
-) -> None:
-    fake, base_url = fake_url
+def _fail_after_the_create(journal: Journal) -> None:
+    """The journal becomes unreachable right after KIE created the task."""
     original = journal.transition
 
     def down_after_the_create(key: str, expected: Any, state: str, **fields: Any) -> bool:
@@ -284,6 +282,13 @@ def test_a_journal_failing_after_the_create_never_loses_the_task_id(
         return original(key, expected, state, **fields)
 
     journal.transition = down_after_the_create  # type: ignore[method-assign]
+
+
+def test_a_journal_failing_after_the_create_never_loses_the_task_id(
+    journal: Journal, fake_url: tuple[FakeKie, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    fake, base_url = fake_url
+    _fail_after_the_create(journal)
     with KieClient(fake.api_key, base_url=base_url) as kie, pytest.raises(ConnectionError) as err:
         kie.run_job(journal, job_key="job-1", **FIELDS)
     [task_id] = fake.tasks
@@ -586,14 +591,7 @@ def test_a_journal_failing_after_the_create_keeps_the_task_id_in_both_clients(
     answer = {"code": 200, "msg": "success", "data": {"taskId": "task-1"}}
     creating = mock_api.post(CREATE_PATH).mock(return_value=httpx.Response(200, json=answer))
     journal = SQLiteJournal(str(tmp_path / "jobs.sqlite3"))
-    original = journal.transition
-
-    def down_after_the_create(key: str, expected: Any, state: str, **fields: Any) -> bool:
-        if state == "created":
-            raise ConnectionError("journal unreachable")
-        return original(key, expected, state, **fields)
-
-    journal.transition = down_after_the_create  # type: ignore[method-assign]
+    _fail_after_the_create(journal)
     with pytest.raises(ConnectionError) as err:
         make_client().run_job(journal, job_key="job-1", **FIELDS)
     assert creating.call_count == 1
