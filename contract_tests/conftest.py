@@ -110,6 +110,14 @@ class AsyncFacade:
 
         return call
 
+    def as_completed(self, *args: Any, **kwargs: Any) -> list[Any]:
+        """The async generator drained on the loop: what `list()` of the sync one gives."""
+
+        async def drain() -> list[Any]:
+            return [done async for done in self._client.as_completed(*args, **kwargs)]
+
+        return self._loop.run_until_complete(drain())
+
     def __repr__(self) -> str:
         return repr(self._client)
 

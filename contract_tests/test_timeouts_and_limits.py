@@ -225,15 +225,7 @@ def test_a_call_timeout_reaches_the_transport_for_every_call(make_client) -> Non
     client.get_task("t1", request_timeout=per_call)
     client.wait("t1", request_timeout=per_call)
     client.wait_all(["t1"], request_timeout=per_call)
-    if make_client.kind == "sync":
-        list(client.as_completed(["t1"], request_timeout=per_call))
-    else:
-
-        async def gather() -> None:
-            async for _ in client._client.as_completed(["t1"], request_timeout=per_call):
-                pass
-
-        client._loop.run_until_complete(gather())
+    list(client.as_completed(["t1"], request_timeout=per_call))
     assert len(seen) == 6
     assert all(t == {"connect": 1.0, "read": 3.0, "write": 3.0, "pool": 3.0} for _, t in seen), seen
 

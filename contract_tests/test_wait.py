@@ -249,14 +249,7 @@ def test_waiting_gives_up_after_ten_minutes_by_default(make_client, mock_api, cl
     assert isinstance(outcome, WaitTimeoutError)
     assert clock.monotonic() - started == pytest.approx(600)
     started = clock.monotonic()
-    if make_client.kind == "sync":
-        (outcome,) = list(client.as_completed(["task-1"]))
-    else:
-
-        async def gather() -> list[object]:
-            return [done async for done in client._client.as_completed(["task-1"])]
-
-        (outcome,) = client._loop.run_until_complete(gather())
+    (outcome,) = list(client.as_completed(["task-1"]))
     assert isinstance(outcome, WaitTimeoutError)
     assert clock.monotonic() - started == pytest.approx(600)
 
@@ -273,15 +266,8 @@ def test_as_completed_and_wait_all_report_progress(make_client, mock_api, clock,
 
     if call == "wait_all":
         client.wait_all(["task-1"], on_progress=progress)
-    elif make_client.kind == "sync":
-        list(client.as_completed(["task-1"], on_progress=progress))
     else:
-
-        async def gather() -> None:
-            async for _ in client._client.as_completed(["task-1"], on_progress=progress):
-                pass
-
-        client._loop.run_until_complete(gather())
+        list(client.as_completed(["task-1"], on_progress=progress))
     assert seen == sequence
 
 

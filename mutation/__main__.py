@@ -134,7 +134,7 @@ def _equivalents() -> set[str]:
         return set()
     names: set[str] = set()
     for line in re.findall(r"^- (`[^:]+`):", EQUIVALENTS.read_text("utf-8"), re.M):
-        names.update(re.findall(r"`([\w.ǁ]+__mutmut_\d+)`", line))
+        names.update(re.findall(r"`([\w.]+__mutmut_\d+)`", line))
     return names
 
 

@@ -14,7 +14,7 @@ Kind = Literal["create", "poll"]  # "poll": every request to api.kie.ai that cre
 
 
 class Limiter(Protocol):
-    """What the core asks of a rate limiter (this local one, or a shared one such as
+    """What the core asks of a rate limiter (`_ratelimit.RateLimiter`, or a shared one such as
     `kie_instrumental.redis_backend.RedisRateLimit`)."""
 
     def reserve(self, kind: Kind = "poll") -> float:
