@@ -280,6 +280,69 @@ def test_a_failed_poll_and_an_unreadable_record_carry_the_task_id(make_client, m
     assert (error.code, error.http_status, error.task_id) == (200, 200, "task-1")
 
 
+@pytest.mark.parametrize("call", CALLS)
+def test_a_body_code_other_than_200_is_an_error_even_201(make_client, mock_api, call):
+    answer = httpx.Response(200, json={"code": 201, "msg": "created", "data": None})
+    error = raised(make_client(max_retries=0), mock_api, call, answer)
+    assert type(error) is APIError
+    assert (error.code, error.msg, error.http_status) == (201, "created", 200)
+    assert ": KIE answered code 201: created [HTTP 200]" in str(error)
+
+
+# -- a redirect from KIE is an error naming where it pointed, never followed -------------------
+
+ELSEWHERE = "https://elsewhere.example/api"
+
+
+@pytest.mark.parametrize("call", CALLS)
+@pytest.mark.parametrize("status", [300, 302, 399])
+def test_a_redirect_is_an_error_naming_its_location(make_client, mock_api, call, status):
+    answer = httpx.Response(status, headers={"Location": ELSEWHERE}, text="moved")
+    error = raised(make_client(max_retries=0), mock_api, call, answer)
+    assert type(error) is APIError
+    assert (error.code, error.http_status) == (status, status)
+    assert error.msg == f"a redirect to {ELSEWHERE}, not followed (moved)"
+    assert f": KIE answered code {status}: {error.msg} [HTTP {status}]" in str(error)
+    assert mock_api.calls.call_count == 1  # the Location was not requested
+
+
+@pytest.mark.parametrize("call", CALLS)
+def test_a_redirect_without_a_location_points_nowhere(make_client, mock_api, call):
+    answer = httpx.Response(301, json={"code": 301, "msg": "gone"})
+    error = raised(make_client(max_retries=0), mock_api, call, answer)
+    assert type(error) is APIError
+    assert (error.code, error.msg) == (301, "a redirect to nowhere, not followed (gone)")
+
+
+def test_a_long_location_is_cut_to_200_characters(make_client, mock_api):
+    location = ELSEWHERE + "/" + "a" * (300 - len(ELSEWHERE) - 1)
+    answer = httpx.Response(307, headers={"Location": location}, content=b"")
+    error = raised(make_client(max_retries=0), mock_api, "credits", answer)
+    assert error.msg == (
+        f"a redirect to {location[:200]}... (100 more characters), not followed (empty body)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "cls", "msg"),
+    [(400, InvalidRequestError, "nope"), (299, APIError, None)],
+)
+def test_no_status_outside_300_to_399_is_read_as_a_redirect(
+    make_client, mock_api, status, cls, msg
+):
+    answer = httpx.Response(status, headers={"Location": ELSEWHERE}, text="nope")
+    error = raised(make_client(max_retries=0), mock_api, "credits", answer)
+    assert type(error) is cls
+    assert error.msg == msg
+    assert "redirect" not in str(error)
+
+
+def test_a_redirect_about_a_task_carries_its_id(make_client, mock_api):
+    answer = httpx.Response(302, headers={"Location": ELSEWHERE})
+    error = raised(make_client(max_retries=0), mock_api, "get_task", answer)
+    assert (type(error), error.task_id) == (APIError, "task-1")
+
+
 # -- errors cross process boundaries (process pools, task queues) --------------------------------
 
 
