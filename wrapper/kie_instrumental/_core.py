@@ -489,7 +489,9 @@ class ClientCore:
     def _call(self, op: Operation[T], timeout: httpx.Timeout, trace: CallTrace | None) -> Flow[T]:
         waited = 0.0
         attempts = self.retry.max_retries + 1
-        for attempt in range(1, attempts + 1):
+        attempt = 0
+        while True:  # the last attempt returns or raises: `attempt < attempts` ends the loop
+            attempt += 1
             result, error = yield from self._attempt(op, timeout, attempt, attempts, trace)
             if error is None:
                 return cast(T, result)
@@ -508,7 +510,6 @@ class ClientCore:
             if op.creates_task and may_have_created_task(error):
                 error.message = f"{error.message}. {TASK_MAY_EXIST}"
             raise error
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _timeout(self, request_timeout: float | httpx.Timeout | None) -> httpx.Timeout:
         if request_timeout is None:
