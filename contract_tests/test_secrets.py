@@ -9,8 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 from _support import API_KEY, CREATE_PATH, CREDIT_PATH, RECORD_PATH, VALID_FIELDS
-from kie_instrumental import KieClient, KieError
+from kie_instrumental import KieClient, KieError, Track
 
 FAULTS = [
     *[
@@ -134,3 +135,18 @@ def test_kie_log_debug_prints_one_line_per_attempt(monkeypatch, capsys) -> None:
 def test_client_attributes_do_not_reveal_the_key() -> None:
     client = KieClient(API_KEY)
     assert leaks(client, API_KEY) == []
+
+
+def test_a_result_file_on_another_host_is_fetched_without_the_key(make_client, tmp_path) -> None:
+    # The key goes to KIE's own hosts only: a file host (a CDN) never receives it.
+    audio = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256))
+    track = Track(id="t1", title="Night Drive", audio_url="https://cdn.example/t1.mp3")
+    client = make_client(allow_private_downloads=True)
+    with respx.mock() as router:
+        cdn = router.get("https://cdn.example/t1.mp3").respond(200, content=audio)
+        (saved,) = client.download([track], tmp_path)
+    assert saved.read_bytes() == audio
+    assert cdn.call_count == 1
+    sent = cdn.calls.last.request.headers
+    assert "authorization" not in sent
+    assert not any(API_KEY in value for value in sent.values())
