@@ -15,10 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 from _journal_workers import FAST_POLLS, open_journal, resume_in_process
-from _records import record
+from _records import record, suno_track
 from _redis_server import RedisServer
-from _support import CREATE_PATH, RECORD_PATH
+from _support import BASE_URL, CREATE_PATH, RECORD_PATH
 from kie_instrumental import (
     AsyncKieClient,
     InvalidRequestError,
@@ -596,3 +597,22 @@ def test_a_journal_failing_after_the_create_keeps_the_task_id_in_both_clients(
         make_client().run_job(journal, job_key="job-1", **FIELDS)
     assert creating.call_count == 1
     assert any("task-1" in note for note in err.value.__notes__)
+
+
+def test_resume_saves_a_finished_jobs_files_where_it_is_told_in_both_clients(
+    make_client: Any, tmp_path: Path
+) -> None:
+    answer = {"code": 200, "msg": "success", "data": {"taskId": "task-1"}}
+    audio = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256))
+    journal = SQLiteJournal(str(tmp_path / "jobs.sqlite3"))
+    journal.begin("job-1", FIELDS)
+    out = tmp_path / "out"
+    client = make_client(allow_private_downloads=True)
+    with respx.mock(base_url=BASE_URL, assert_all_mocked=True) as router:
+        router.post(CREATE_PATH).respond(200, json=answer)
+        router.get(RECORD_PATH).mock(return_value=record("SUCCESS", [suno_track(0)]))
+        cdn = router.get("https://cdn.example/0.mp3").respond(200, content=audio)
+        [job] = client.resume(journal, download_to=out)
+    assert (job.state, job.task_id, cdn.call_count) == ("done", "task-1", 1)
+    assert [Path(path).parent for path in job.files] == [out / "job-1"]  # one folder per job
+    assert [Path(path).read_bytes() for path in job.files] == [audio]
