@@ -375,3 +375,22 @@ def test_a_slot_answered_after_its_caller_was_cancelled_is_given_back(answer: st
     limiter = asyncio.run(main())
     assert limiter.given_back == ([slot] if answer == "slot" else [])
     assert limiter.backed_off == [7.0]
+
+
+class _BlockedThenDropped(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """A transport that holds the thread past the request's timeout, then loses the
+    connection: what the request's own watchdog does to a request that outlived it."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        time.sleep(0.06)
+        raise httpx.ReadError("connection closed")
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return self.handle_request(request)
+
+
+def test_a_connection_lost_after_the_timeout_is_a_timeout(make_client) -> None:
+    client = make_client(transport=_BlockedThenDropped(), max_retries=0)
+    with pytest.raises(APITimeoutError) as caught:
+        client.get_credits(request_timeout=0.02)
+    assert "0.02 s timeout" in str(caught.value)
