@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import random
 import threading
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -20,6 +22,7 @@ from kie_instrumental import APITimeoutError, AsyncKieClient, ConfigurationError
 from kie_instrumental._responses import MAX_RETRY_AFTER, parse_retry_after
 from kie_instrumental.testing import FakeClock
 
+CREDITS = {"code": 200, "msg": "success", "data": 1}
 CREATED = {"code": 200, "msg": "success", "data": {"taskId": "task-9"}}
 UNBOUNDED = [math.inf, 1e12, math.nan, 10**400, -1, 0, "5", True]
 
@@ -209,6 +212,43 @@ def test_requests_that_run_out_of_time_leave_the_connection_pool_usable() -> Non
             return str(details.status)
 
         assert asyncio.run(main()) == "PENDING"
+
+
+class _SlowToHandBack(httpx.AsyncByteStream):
+    """An answer whose connection takes a while to go back to the caller's pool."""
+
+    def __init__(self) -> None:
+        self.handed_back = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield json.dumps(CREDITS).encode()
+
+    async def aclose(self) -> None:
+        await asyncio.sleep(0.2)
+        self.handed_back = True
+
+
+def test_a_connection_is_handed_back_whole_when_the_time_runs_out_while_it_is() -> None:
+    """The answer is read at once; the request's time ends while its connection goes back to
+    the pool: that hand-back still runs to its end (cut short, the connection is lost)."""
+    stream = _SlowToHandBack()
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "application/json"}, stream=stream)
+
+    async def main() -> None:
+        http = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+        client = AsyncKieClient(API_KEY, rate_limit=None, http_client=http, max_retries=0)
+        with contextlib.suppress(APITimeoutError):
+            await client.get_credits(request_timeout=0.05)
+        for _ in range(100):  # up to 2 s
+            if stream.handed_back:
+                break
+            await asyncio.sleep(0.02)
+        await http.aclose()
+
+    asyncio.run(main())
+    assert stream.handed_back
 
 
 def test_a_create_cancelled_before_it_was_written_is_never_sent() -> None:
