@@ -339,7 +339,7 @@ class _AnsweringLater:
 
     async def acquire_async(self, kind: str = "poll") -> object:
         await self.gate.wait()
-        if isinstance(self.answer, Exception):
+        if isinstance(self.answer, BaseException):
             raise self.answer
         return self.answer
 
@@ -350,16 +350,25 @@ class _AnsweringLater:
         self.backed_off.append(seconds)
 
 
-@pytest.mark.parametrize("answer", ["slot", 2.5, "error"])
+@pytest.mark.parametrize("answer", ["slot", 2.5, "error", "cancelled"])
 def test_a_slot_answered_after_its_caller_was_cancelled_is_given_back(answer: str) -> None:
     """A shared limiter's answer still on its way when the caller gives up: a slot it brings
-    goes back to the limiter (else the window loses it); a wait or an error gives nothing."""
+    goes back to the limiter (else the window loses it); a wait, an error or a cancelled
+    answer gives nothing, and reports nothing to the event loop (no "Exception in callback")."""
     from kie_instrumental._ratelimit import Acquire, BackOff, Slot, aperform
 
     slot = Slot()
-    brought = {"slot": slot, "error": ConnectionError("down")}.get(answer, answer)
+    brought = {
+        "slot": slot,
+        "error": ConnectionError("down"),
+        "cancelled": asyncio.CancelledError(),
+    }.get(answer, answer)
+    reported: list[dict[str, Any]] = []
 
     async def main() -> _AnsweringLater:
+        asyncio.get_running_loop().set_exception_handler(
+            lambda _, context: reported.append(context)
+        )
         limiter = _AnsweringLater(brought)
         asking = asyncio.ensure_future(aperform(Acquire(cast(Any, limiter), "create")))
         await asyncio.sleep(0)
@@ -375,6 +384,7 @@ def test_a_slot_answered_after_its_caller_was_cancelled_is_given_back(answer: st
     limiter = asyncio.run(main())
     assert limiter.given_back == ([slot] if answer == "slot" else [])
     assert limiter.backed_off == [7.0]
+    assert reported == []
 
 
 class _BlockedThenDropped(httpx.BaseTransport, httpx.AsyncBaseTransport):
