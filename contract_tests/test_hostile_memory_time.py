@@ -10,6 +10,7 @@ import itertools
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -294,6 +295,26 @@ def test_a_gzipped_answer_is_decoded_however_its_encoding_is_spelled(make_client
     assert make_client(transport=transport).get_credits() == 10
 
 
+def test_a_blank_encoding_is_no_encoding(make_client) -> None:
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(
+            200, headers={"Content-Encoding": " "}, stream=InChunks(json.dumps(CREDITS).encode(), 9)
+        )
+    )
+    assert make_client(transport=transport).get_credits() == 10
+
+
+def test_an_encoding_not_asked_for_is_named_in_at_most_40_characters(make_client) -> None:
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(
+            200, headers={"Content-Encoding": "b" * 50}, stream=InChunks(b"{}", 2)
+        )
+    )
+    with pytest.raises(APIConnectionError) as caught:
+        make_client(transport=transport, max_retries=0).get_credits()
+    assert f"the answer is encoded as {'b' * 40!r}, which was not asked for" in str(caught.value)
+
+
 @pytest.mark.parametrize("pack", [zlib.compress, raw_deflate], ids=["zlib", "raw"])
 def test_an_answer_that_is_not_what_its_encoding_says_is_refused(make_client, pack) -> None:
     """Deflate labelled gzip: refused, never guessed at."""
@@ -529,3 +550,29 @@ def test_wait_on_a_finished_task_answers_at_once(kind) -> None:
         started = time.monotonic()
         run(kind, lambda c: c.wait("task-1"))(client_for(kind, server.url))
         assert time.monotonic() - started < 1.5  # no 2.5 s sleep before the first poll
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_budget_spent_before_the_connection_opens_gets_no_tls_handshake(kind) -> None:
+    """The caller's request hook takes the whole timeout; the server then accepts TCP but never
+    answers TLS. The request ends as a timeout as soon as its connection opens, not after a
+    further handshake as long as its connect timeout."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)  # the kernel completes TCP connections; no one ever answers on them
+    url = f"https://127.0.0.1:{silent.getsockname()[1]}"
+    if kind == "sync":
+        http = httpx.Client(event_hooks={"request": [lambda request: time.sleep(0.1)]})
+    else:
+
+        async def slow(request: httpx.Request) -> None:
+            await asyncio.sleep(0.1)
+
+        http = httpx.AsyncClient(event_hooks={"request": [slow]})
+    try:
+        client = client_for(kind, url, http_client=http, max_retries=0)
+        with pytest.raises(APITimeoutError) as caught:
+            run(kind, lambda c: c.get_credits(request_timeout=0.05))(client)
+    finally:
+        silent.close()
+    assert "the request took longer than its 0.05 s timeout" in str(caught.value)
