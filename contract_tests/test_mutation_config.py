@@ -8,9 +8,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import tomllib
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from _support import ROOT
@@ -157,3 +159,118 @@ def test_an_equivalents_line_may_name_several_mutants_of_one_kind(
         "m.xǁCǁget__mutmut_7",
         "m.xǁCǁget__mutmut_8",
     }
+
+
+def test_the_tests_that_killed_a_functions_mutants_before_run_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mutant's tests: first the ones that killed its function's mutants in earlier runs (in
+    that order), then the rest fastest first. Another function's killers get no precedence."""
+    from types import SimpleNamespace
+
+    from mutation import order
+
+    durations = {"t.py::slow": 9.0, "t.py::fast": 0.1, "t.py::mid": 1.0, "t.py::other": 0.5}
+    (tmp_path / "mutmut-stats.json").write_text(json.dumps({"duration_by_test": durations}))
+    killers = {"pkg.m.x_f": ["t.py::slow", "t.py::mid"], "pkg.m.x_g": ["t.py::other"]}
+    (tmp_path / "killers.json").write_text(json.dumps(killers))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KIE_MUTATION_KILLERS", str(tmp_path / "killers.json"))
+    monkeypatch.setenv("MUTANT_UNDER_TEST", "pkg.m.x_f__mutmut_12")
+    items = [
+        SimpleNamespace(nodeid=n) for n in ("t.py::fast", "t.py::other", *killers["pkg.m.x_f"])
+    ]
+    order.pytest_collection_modifyitems(items)
+    assert [i.nodeid for i in items] == ["t.py::slow", "t.py::mid", "t.py::fast", "t.py::other"]
+
+
+def test_a_run_notes_the_test_that_killed_each_mutant_and_ranks_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each mutant's first failing test (or the one it hung) is noted by the pytest session
+    that ran it; after the module's run, each function keeps its killers, most kills first."""
+    import subprocess
+    import sys
+
+    (tmp_path / "test_t.py").write_text(
+        "import time\n\ndef test_passes():\n    pass\n\ndef test_fails():\n    assert False\n\n"
+        "def test_hangs():\n    time.sleep(30)\n"
+    )
+    durations = dict.fromkeys(("test_t.py::test_passes", "test_t.py::test_hangs"), 0.0)
+    (tmp_path / "mutmut-stats.json").write_text(json.dumps({"duration_by_test": durations}))
+    kills = tmp_path / "kills.jsonl"
+    run = (
+        "import sys, pytest, mutation.order as o; o.GRACE = 0.3; "
+        "sys.exit(pytest.main(['-q', '-p', 'mutation.order', '-p', 'no:cacheprovider', "
+        "*sys.argv[1:]]))"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT), KIE_MUTATION_KILLS=str(kills))
+    for mutant, test in [
+        ("kie_instrumental.m.x_f__mutmut_1", "test_fails"),
+        ("kie_instrumental.m.x_f__mutmut_2", "test_hangs"),
+        ("kie_instrumental.m.x_f__mutmut_3", "test_fails"),
+        ("", "test_fails"),  # mutmut's clean and forced-fail runs: no mutant, nothing noted
+    ]:
+        argv = [sys.executable, "-c", run, "test_t.py::test_passes", f"test_t.py::{test}"]
+        env["MUTANT_UNDER_TEST"] = mutant
+        subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, timeout=20, check=False)
+    noted = [json.loads(line) for line in kills.read_text("utf-8").splitlines()]
+    assert noted == [
+        {"mutant": "kie_instrumental.m.x_f__mutmut_1", "test": "test_t.py::test_fails"},
+        {"mutant": "kie_instrumental.m.x_f__mutmut_2", "test": "test_t.py::test_hangs"},
+        {"mutant": "kie_instrumental.m.x_f__mutmut_3", "test": "test_t.py::test_fails"},
+    ]
+    driver = _driver()
+    monkeypatch.setattr(driver, "KILLERS", tmp_path / "killers.json")
+    driver.KILLERS.write_text(json.dumps({"kie_instrumental.m.x_g": ["test_t.py::kept"]}))
+    driver._record_killers(tmp_path, "m")
+    assert json.loads(driver.KILLERS.read_text("utf-8")) == {
+        "kie_instrumental.m.x_f": ["test_t.py::test_fails", "test_t.py::test_hangs"],
+        "kie_instrumental.m.x_g": ["test_t.py::kept"],
+    }
+
+
+def test_a_confirmed_equivalent_is_not_run_again_until_its_function_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """A listed equivalent that survived a run is recorded with its function's hash; a run
+    from scratch gives mutmut that verdict back, and mutmut itself keeps it only while the
+    function is unchanged (mutmut's own mutant generation decides, here run for real)."""
+    driver = _driver()
+    monkeypatch.chdir(tmp_path)
+    Path("pyproject.toml").write_text('[tool.mutmut]\nsource_paths = ["src"]\n', "utf-8")
+    configuration.reset_config()
+    request.addfinalizer(configuration.reset_config)
+    monkeypatch.setattr(driver, "STAGING", tmp_path)
+    monkeypatch.setattr(driver, "CONFIRMED", tmp_path / "equivalents.json")
+    listed = tmp_path / "MUTATION.md"
+    monkeypatch.setattr(driver, "EQUIVALENTS", listed)
+    source = Path("src/kie_instrumental/m.py")
+    source.parent.mkdir(parents=True)
+    output = Path("mutants") / source
+    from mutmut.__main__ import create_file_mutants  # reads the config above on import
+
+    def generate(code: str) -> dict[str, Any]:
+        source.write_text(code, "utf-8")
+        result = create_file_mutants(source)
+        assert result.error is None, result.error
+        return dict(json.loads((output.parent / "m.py.meta").read_text("utf-8")))
+
+    code = "def f(x):\n    return x + 1\n\ndef g(y):\n    return y * 2\n"
+    names = sorted(generate(code)["exit_code_by_key"])
+    f_mutant = next(n for n in names if ".x_f__" in n)
+    g_mutant = next(n for n in names if ".x_g__" in n)
+    listed.write_text(f"- `{f_mutant}`, `{g_mutant}`: why\n", "utf-8")
+    meta = generate(code) | {"exit_code_by_key": {f_mutant: 0, g_mutant: 1}}
+    (output.parent / "m.py.meta").write_text(json.dumps(meta), "utf-8")
+    driver._record_confirmed(tmp_path, "m")  # f's survived: confirmed; g's was killed: not
+    assert json.loads(driver.CONFIRMED.read_text("utf-8")) == {
+        f_mutant: meta["hash_by_function_name"]["x_f"]
+    }
+
+    shutil.rmtree("mutants")
+    assert driver._seed_confirmed(tmp_path, "m") == 1
+    assert generate(code)["exit_code_by_key"][f_mutant] == 0  # kept: not run again
+    shutil.rmtree("mutants")
+    driver._seed_confirmed(tmp_path, "m")
+    assert generate(code.replace("x + 1", "x + 2"))["exit_code_by_key"][f_mutant] is None

@@ -33,6 +33,13 @@ ROOT = Path(__file__).resolve().parent.parent
 STAGING = ROOT / "build" / "mutation"
 SUMMARY = ROOT / "contract_tests" / "mutation-summary.md"
 EQUIVALENTS = ROOT / "contract_tests" / "MUTATION.md"
+# Per mutated function, the tests that killed its mutants, most kills first: the order a
+# mutant's tests run in (mutation/order.py). Written by each run, kept in git for the next.
+KILLERS = ROOT / "mutation" / "killers.json"
+KILLERS_KEPT = 5
+# Listed equivalents seen surviving every test, with the hash mutmut gave their function then:
+# while the function is unchanged, the mutant is the same code and is not run again.
+CONFIRMED = ROOT / "mutation" / "equivalents.json"
 # What the tests read relative to the project root, linked into each staging directory.
 LINKED = ("contract_tests", "openapi", "examples", "README.md", "CHANGELOG.md")
 UNUSED_PLUGINS = (
@@ -120,11 +127,79 @@ def _stage(module: str, tests: list[str], tool: dict[str, Any]) -> Path:
 
 
 def _results(stage: Path, module: str) -> dict[str, str]:
-    meta = stage / "mutants" / "src" / "kie_instrumental" / f"{module}.py.meta"
+    meta = _meta_path(stage, module)
     if not meta.exists():
         return {}
     codes = json.loads(meta.read_text("utf-8"))["exit_code_by_key"]
     return {name: STATUS.get(code, "suspicious") for name, code in codes.items()}
+
+
+def _function(mutant: str) -> str:
+    """`pkg.mod.x_name__mutmut_3` -> `x_name`: the key of mutmut's per-function hashes."""
+    return mutant.rpartition("__mutmut_")[0].rpartition(".")[2]
+
+
+def _meta_path(stage: Path, module: str) -> Path:
+    return stage / "mutants" / "src" / "kie_instrumental" / f"{module}.py.meta"
+
+
+def _seed_confirmed(stage: Path, module: str) -> int:
+    """Before a run from scratch: the confirmed equivalents' verdicts, as mutmut would have
+    kept them from an earlier run. mutmut keeps a verdict only while its function's hash is
+    unchanged, so a mutant whose function changed is run again. Returns how many."""
+    confirmed = {
+        name: digest
+        for name, digest in _read_json(CONFIRMED).items()
+        if name.startswith(f"kie_instrumental.{module}.") and name in _equivalents()
+    }
+    if not confirmed:
+        return 0
+    meta = _meta_path(stage, module)
+    meta.parent.mkdir(parents=True, exist_ok=True)
+    seed = {
+        "exit_code_by_key": dict.fromkeys(confirmed, 0),
+        "hash_by_function_name": {_function(n): d for n, d in confirmed.items()},
+        "type_check_error_by_key": {},
+        "durations_by_key": {},
+        "estimated_durations_by_key": {},
+    }
+    meta.write_text(json.dumps(seed, indent=4), "utf-8")
+    return len(confirmed)
+
+
+def _record_confirmed(stage: Path, module: str) -> None:
+    """After a run: each listed equivalent of the module that survived, with its function's
+    hash now; a listed mutant that was killed or is gone is no longer confirmed."""
+    meta = _read_json(_meta_path(stage, module))
+    codes, hashes = meta.get("exit_code_by_key", {}), meta.get("hash_by_function_name", {})
+    prefix = f"kie_instrumental.{module}."
+    confirmed = {n: d for n, d in _read_json(CONFIRMED).items() if not n.startswith(prefix)}
+    for name in _equivalents():
+        if name.startswith(prefix) and codes.get(name) == 0 and _function(name) in hashes:
+            confirmed[name] = hashes[_function(name)]
+    CONFIRMED.write_text(json.dumps(confirmed, indent=0, sort_keys=True) + "\n", "utf-8")
+
+
+def _record_killers(stage: Path, module: str) -> None:
+    """Fold this run's kills (one JSON line each, from mutation/order.py) into KILLERS: per
+    function of the module, the tests that killed most of its mutants first."""
+    kills = stage / "kills.jsonl"
+    if not kills.exists():
+        return
+    counts: dict[str, dict[str, int]] = {}
+    for line in kills.read_text("utf-8").splitlines():
+        try:
+            kill = json.loads(line)
+        except ValueError:  # a line cut short by a stopped run
+            continue
+        function = kill["mutant"].rpartition("__mutmut_")[0]
+        tests = counts.setdefault(function, {})
+        tests[kill["test"]] = tests.get(kill["test"], 0) + 1
+    killers = _read_json(KILLERS)
+    for function, tests in counts.items():
+        ranked = sorted(tests, key=lambda t: (-tests[t], t))
+        killers[function] = ranked[:KILLERS_KEPT]
+    KILLERS.write_text(json.dumps(killers, indent=0, sort_keys=True) + "\n", "utf-8")
 
 
 def _equivalents() -> set[str]:
@@ -153,7 +228,9 @@ def _write_summary(
         f"Last run: {', '.join(last.get('modules', [])) or '-'}, {how}, "
         f"{last.get('workers', '-')} worker(s), {last.get('seconds', 0) / 60:.1f} min in all"
         f"{_cpu_note(last)}.",
-        "Equivalent mutants are the ones listed in `MUTATION.md`; the score is killed /",
+        "Equivalent mutants are the ones listed in `MUTATION.md` (`not run`: confirmed by an",
+        "earlier run on the same function code, `mutation/equivalents.json`); the score is",
+        "killed /",
         "(checked - equivalent). Killed: by a test, by `mypy --strict` (which `make lint` runs:",
         "such a mutant never passes CI), or timed out (it hangs a call the tests bound); `no",
         "tests` counts as not killed; `not checked`: the run was stopped. `tests alone`: the score",
@@ -185,13 +262,14 @@ def _write_summary(
         ran = checked - eq - counts["type check"]
         by_tests = f"{100 * (caught - counts['type check']) / ran:.1f} %" if ran else "-"
         run = runs.get(module, {})
+        listed = f"{eq} ({run['carried']} not run)" if run.get("carried") else f"{eq}"
         took = f"{run.get('seconds', 0) / 60:.1f} min, {run.get('workers', '-')} w"
         took += f", cpu {run['cpu'] / 60:.1f} min" if "cpu" in run else ""
         took += ", fresh" if run.get("fresh") else ""
         out.append(
             f"| `{module}.py` | {len(results)} | {counts['killed']} | {counts['type check']} "
             f"| {counts['timeout']} "
-            f"| {counts['survived']} | {eq} | {counts['no tests']} | {counts['not checked']} "
+            f"| {counts['survived']} | {listed} | {counts['no tests']} | {counts['not checked']} "
             f"| {score} | {by_tests} | {took} |"
         )
     out += ["", "## Not killed and not listed as equivalent", ""]
@@ -248,7 +326,9 @@ def _run_module(
     """One module's mutmut run (its output in `build/mutation/<module>/mutmut.log`)."""
     if args.fresh:
         shutil.rmtree(STAGING / module, ignore_errors=True)
+    fresh = not (STAGING / module / "mutants").exists()
     stage = _stage(module, tests, tool)
+    carried = 0 if not fresh or args.recheck_equivalents else _seed_confirmed(stage, module)
     print(f"mutation: {module}.py against {', '.join(tests)}", flush=True)
     # Survivors are tested again only when the chosen tests changed since their verdict.
     tests_hash = _hash_tests(tests)
@@ -256,13 +336,15 @@ def _run_module(
     stale = (stage / "mutants").exists() and (
         not recorded.exists() or recorded.read_text("utf-8").strip() != tests_hash
     )
-    fresh = not (stage / "mutants").exists()
     start = time.monotonic()
     # The lowest priority: the machine is shared with test runs.
     command = ["nice", "-n", "19", str(Path(sys.executable).with_name("mutmut")), "run"]
     command += ["--max-children", str(args.workers)]
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["KIE_MUTATION_KILLERS"] = str(KILLERS)
+    env["KIE_MUTATION_KILLS"] = str(stage / "kills.jsonl")
+    (stage / "kills.jsonl").unlink(missing_ok=True)
     cpu = 0.0
     with (stage / "mutmut.log").open("w", encoding="utf-8") as log:
 
@@ -291,6 +373,7 @@ def _run_module(
         recorded.write_text(tests_hash + "\n", "utf-8")
     seconds = round(time.monotonic() - start)
     record = {"seconds": seconds, "cpu": round(cpu), "workers": args.workers, "fresh": fresh}
+    record["carried"] = carried
     (stage / "run.json").write_text(json.dumps(record) + "\n", "utf-8")
     print(f"mutation: {module}.py done in {seconds / 60:.1f} min (exit {code})", flush=True)
     return code == 0
@@ -318,6 +401,11 @@ def main(argv: list[str] | None = None) -> int:
         help="where to write the summary (default: contract_tests/mutation-summary.md)",
     )
     parser.add_argument(
+        "--recheck-equivalents",
+        action="store_true",
+        help="in a run from scratch, test the confirmed equivalents again too",
+    )
+    parser.add_argument(
         "--no-retest",
         action="store_true",
         help="keep earlier survivors' verdicts even when their tests changed",
@@ -340,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     def run(module: str) -> bool:
         ok = _run_module(module, modules[module], tool, args)
         with lock:  # the summary so far, after each module: a stopped run still leaves one
+            _record_killers(STAGING / module, module)
+            _record_confirmed(STAGING / module, module)
             _summarize(modules, args.summary)
         return ok
 
