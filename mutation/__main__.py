@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -27,6 +29,7 @@ import threading
 import time
 import tomllib
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,6 +135,16 @@ def _results(stage: Path, module: str) -> dict[str, str]:
         return {}
     codes = json.loads(meta.read_text("utf-8"))["exit_code_by_key"]
     return {name: STATUS.get(code, "suspicious") for name, code in codes.items()}
+
+
+@contextlib.contextmanager
+def _shared_files() -> Iterator[None]:
+    """Held while KILLERS and CONFIRMED are read and rewritten: two runs of different modules
+    (`make mutation MODULES=...` twice) may finish a module at the same moment."""
+    STAGING.mkdir(parents=True, exist_ok=True)
+    with (STAGING / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _function(mutant: str) -> str:
@@ -428,8 +441,9 @@ def main(argv: list[str] | None = None) -> int:
     def run(module: str) -> bool:
         ok = _run_module(module, modules[module], tool, args)
         with lock:  # the summary so far, after each module: a stopped run still leaves one
-            _record_killers(STAGING / module, module)
-            _record_confirmed(STAGING / module, module)
+            with _shared_files():
+                _record_killers(STAGING / module, module)
+                _record_confirmed(STAGING / module, module)
             _summarize(modules, args.summary)
         return ok
 
