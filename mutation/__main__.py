@@ -28,8 +28,8 @@ import sys
 import threading
 import time
 import tomllib
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
