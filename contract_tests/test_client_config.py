@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 from _support import API_KEY, CREDIT_PATH
-from kie_instrumental import AsyncKieClient, ConfigurationError, KieClient, __version__
+from kie_instrumental import APIError, AsyncKieClient, ConfigurationError, KieClient, __version__
 
 CREDITS = {"code": 200, "msg": "success", "data": 3}
 
@@ -54,6 +54,41 @@ def test_an_injected_client_is_used_and_left_open():
         assert client.get_credits() == 3
     assert len(seen) == 1 and not http.is_closed
     http.close()
+
+
+@pytest.mark.parametrize("cls", [KieClient, AsyncKieClient])
+@pytest.mark.parametrize("follow", [True, False])
+def test_a_read_follows_redirects_as_the_injected_client_says(cls, follow) -> None:
+    """Reads (credits, task details) follow a redirect when your own http_client does (the
+    create never does: test_hostile_credits)."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        if request.url.path == CREDIT_PATH:
+            return httpx.Response(307, headers={"Location": "/moved/credit"})
+        return httpx.Response(200, json=CREDITS)
+
+    transport = httpx.MockTransport(handler)
+    options = {"rate_limit": None, "max_retries": 0}
+
+    async def run_async() -> object:
+        async with httpx.AsyncClient(transport=transport, follow_redirects=follow) as http:
+            return await AsyncKieClient(API_KEY, http_client=http, **options).get_credits()
+
+    def run() -> object:
+        if cls is AsyncKieClient:
+            return asyncio.run(run_async())
+        with httpx.Client(transport=transport, follow_redirects=follow) as http:
+            return KieClient(API_KEY, http_client=http, **options).get_credits()
+
+    if follow:
+        assert run() == 3
+        assert seen == [CREDIT_PATH, "/moved/credit"]
+    else:
+        with pytest.raises(APIError, match="redirect") as caught:
+            run()
+        assert caught.value.http_status == 307 and seen == [CREDIT_PATH]
 
 
 def test_the_context_manager_closes_its_own_client():

@@ -222,6 +222,20 @@ def test_the_rate_limiter_reports_its_waits(make_client, mock_api):
     assert waited.delay == pytest.approx(10.0, abs=0.5)
 
 
+def test_a_create_held_back_by_the_rate_limiter_waits_on_the_create_budget(make_client, mock_api):
+    recorder = Recorder()
+    mock_api.post(CREATE_PATH).respond(200, json=CREATED)
+    client = make_client(hooks=[recorder], rate_limit=(1, 10.0))
+    client.add_instrumental(**VALID_FIELDS)
+    client.add_instrumental(**VALID_FIELDS)
+    (waited,) = recorder.of(ev.RateLimitWait)
+    assert (waited.operation, waited.kind, waited.budget) == (
+        "add_instrumental",
+        "create",
+        (1, 10.0),
+    )
+
+
 def test_a_raising_hook_does_not_change_results_and_is_logged_once(make_client, mock_api, caplog):
     def broken(event: Any) -> None:
         raise RuntimeError("hook bug")

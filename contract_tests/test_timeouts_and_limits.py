@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import httpx
 import pytest
-from _support import API_KEY
+from _support import API_KEY, VALID_FIELDS
 from _virtual_time import LoopClock, ThreadVirtualClock, VirtualTimeLoop
 from kie_instrumental import APITimeoutError, AsyncKieClient, ConfigurationError, KieClient
 from kie_instrumental.testing import FakeClock
@@ -171,6 +171,38 @@ def test_tasks_sharing_one_async_client_share_its_limit() -> None:
         loop.close()
     assert len(stamps) == 60 and max_in_window(stamps, 10.0) == 20
     assert max(stamps) - min(stamps) >= 20
+
+
+class _SendTimes:
+    """A limiter of the user's own without slots (reserve and back_off only)."""
+
+    def __init__(self, waits: list[float]) -> None:
+        self.waits = waits
+        self.kinds: list[str] = []
+
+    def reserve(self, kind: str = "poll") -> float:
+        self.kinds.append(kind)
+        return self.waits.pop(0)
+
+    def back_off(self, seconds: float) -> None:
+        raise AssertionError("no 429 here")
+
+
+def test_a_limiter_without_slots_is_asked_per_request_with_its_kind(make_client, clock) -> None:
+    stamps: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        stamps.append(clock.monotonic())
+        if request.method == "POST":
+            return httpx.Response(200, json={"code": 200, "msg": "ok", "data": {"taskId": "t-1"}})
+        return httpx.Response(200, json=CREDITS)
+
+    limiter = _SendTimes([0.0, 4.0])
+    client = make_client(rate_limit=limiter, transport=httpx.MockTransport(handler))
+    assert client.add_instrumental(**VALID_FIELDS).task_id == "t-1"
+    assert client.get_credits() == 1
+    assert limiter.kinds == ["create", "poll"]
+    assert clock.sleeps == [4.0] and stamps[1] - stamps[0] == pytest.approx(4.0)
 
 
 def test_the_limiter_counts_against_the_api_host_only(make_client, clock, tmp_path) -> None:
