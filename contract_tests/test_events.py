@@ -15,6 +15,7 @@ from _callbacks import SECRET, callback, signed
 from _records import record, suno_track
 from _support import API_KEY, CREATE_PATH, CREDIT_PATH, RECORD_PATH, VALID_FIELDS
 from kie_instrumental import (
+    APIConnectionError,
     ConfigurationError,
     KieClient,
     ServerError,
@@ -234,6 +235,23 @@ def test_a_create_held_back_by_the_rate_limiter_waits_on_the_create_budget(make_
         "create",
         (1, 10.0),
     )
+
+
+def test_an_attempt_that_fails_in_transport_reports_its_own_duration(make_client, clock):
+    recorder = Recorder()
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        clock.advance(1.5)  # the time the connection took to fail
+        raise httpx.ConnectError("refused")
+
+    client = make_client(
+        hooks=[recorder], max_retries=0, rate_limit=None, transport=httpx.MockTransport(refused)
+    )
+    with pytest.raises(APIConnectionError):
+        client.get_credits()
+    (answered,) = recorder.of(ev.RequestAnswered)
+    assert (answered.status, answered.error) == (None, "APIConnectionError")
+    assert answered.elapsed == pytest.approx(1.5)
 
 
 def test_a_raising_hook_does_not_change_results_and_is_logged_once(make_client, mock_api, caplog):
