@@ -224,3 +224,18 @@ def test_the_jitter_spreads_each_delay_evenly_over_a_quarter_either_side(
     with pytest.raises(ServerError):
         make_client(max_retries=3).get_credits()
     assert clock.sleeps == [pytest.approx(base * factor) for base in (0.5, 1.0, 2.0)]
+
+
+def test_a_429_without_retry_after_holds_the_limiter_one_second(make_client, mock_api, clock):
+    # The retry's own delay is 0.5 s (+-25 %); the limiter's back-off (1 s without a
+    # Retry-After) holds every request of the client, this retry included.
+    stamps: list[float] = []
+    answers = iter([envelope(429, 429), OK_CREDITS])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        stamps.append(clock.monotonic())
+        return next(answers)
+
+    mock_api.get(CREDIT_PATH).mock(side_effect=answer)
+    assert make_client(rate_limit=(20, 10.0)).get_credits() == 42
+    assert stamps[1] - stamps[0] == pytest.approx(1.0)

@@ -10,7 +10,13 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from _support import API_KEY, CREATE_PATH, CREDIT_PATH, RECORD_PATH, VALID_FIELDS
+from _support import (
+    API_KEY,
+    CREATE_PATH,
+    CREDIT_PATH,
+    RECORD_PATH,
+    VALID_FIELDS,
+)
 from kie_instrumental import KieClient, KieError, Track
 
 FAULTS = [
@@ -148,5 +154,21 @@ def test_a_result_file_on_another_host_is_fetched_without_the_key(make_client, t
     assert saved.read_bytes() == audio
     assert cdn.call_count == 1
     sent = cdn.calls.last.request.headers
+    assert "authorization" not in sent
+    assert not any(API_KEY in value for value in sent.values())
+
+
+def test_a_result_file_under_the_upload_base_is_fetched_without_the_key(make_client, tmp_path):
+    # A download never carries the key, even from a URL under the upload's base (here one of
+    # the caller's own, outside the spec's hosts).
+    base = "https://uploads.example"
+    audio = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256))
+    track = Track(id="t1", title="Night Drive", audio_url=f"{base}/files/t1.mp3")
+    client = make_client(allow_private_downloads=True, upload_base_url=base)
+    with respx.mock() as router:
+        host = router.get(f"{base}/files/t1.mp3").respond(200, content=audio)
+        (saved,) = client.download([track], tmp_path)
+    assert saved.read_bytes() == audio
+    sent = host.calls.last.request.headers
     assert "authorization" not in sent
     assert not any(API_KEY in value for value in sent.values())

@@ -197,12 +197,13 @@ def test_a_limiter_without_slots_is_asked_per_request_with_its_kind(make_client,
             return httpx.Response(200, json={"code": 200, "msg": "ok", "data": {"taskId": "t-1"}})
         return httpx.Response(200, json=CREDITS)
 
-    limiter = _SendTimes([0.0, 4.0])
+    limiter = _SendTimes([0.0, 0.5])
     client = make_client(rate_limit=limiter, transport=httpx.MockTransport(handler))
     assert client.add_instrumental(**VALID_FIELDS).task_id == "t-1"
     assert client.get_credits() == 1
     assert limiter.kinds == ["create", "poll"]
-    assert clock.sleeps == [4.0] and stamps[1] - stamps[0] == pytest.approx(4.0)
+    # No wait, no sleep; a wait under a second is slept in full.
+    assert clock.sleeps == [0.5] and stamps[1] - stamps[0] == pytest.approx(0.5)
 
 
 def test_the_limiter_counts_against_the_api_host_only(make_client, clock, tmp_path) -> None:
