@@ -1330,3 +1330,18 @@ def test_a_url_without_a_path_is_named_as_the_root(make_client, tmp_path):
         with pytest.raises(APIConnectionError) as caught:
             client.download([track], tmp_path)
     assert str(caught.value).startswith("GET / (download): ")
+
+
+def test_a_download_answered_whole_by_the_callers_transport_is_saved(make_client, tmp_path):
+    # httpx.MockTransport's `Response(content=...)` arrives read already: httpx counts none of
+    # its bytes as downloaded, yet nothing is missing (its Content-Length is its size).
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, content=MP3)
+
+    client = make_client(allow_private_downloads=True, transport=httpx.MockTransport(answer))
+    track = Track(id="t1", title="Song", audio_url="https://cdn.example/t1.mp3")
+    (saved,) = client.download([track], tmp_path)
+    assert saved.read_bytes() == MP3 and seen == ["https://cdn.example/t1.mp3"]
