@@ -5,6 +5,7 @@ saved, and each failure carries the task id. Sync and async alike."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import tracemalloc
 import zlib
 from pathlib import Path
@@ -182,6 +183,7 @@ def test_a_name_lookup_that_hangs_ends_within_the_connect_timeout(download, tmp_
         raise OSError("too late")
 
     monkeypatch.setattr(socket, "getaddrinfo", hanging_dns)
+    before = set(threading.enumerate())
     started = time.monotonic()
     with pytest.raises(APIConnectionError, match="timed out") as caught:
         download(
@@ -191,6 +193,10 @@ def test_a_name_lookup_that_hangs_ends_within_the_connect_timeout(download, tmp_
         )
     assert time.monotonic() - started < 2.5  # generous: the lookup alone takes 3 s
     assert caught.value.task_id == "task-9"
+    # The abandoned lookup, still running, keeps no interpreter from exiting (Python's
+    # shutdown waits for every thread not a daemon).
+    left = [t for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert left and all(t.daemon for t in left)
 
 
 @pytest.mark.parametrize(
