@@ -1187,6 +1187,7 @@ def test_downloads_take_no_rate_limit_slot_and_never_carry_the_key(make_client, 
         # 64 three-byte characters: with "-999.mp3" exactly the 200-byte bound, kept whole.
         ("語" * 80, "", "https://cdn.example/a.mp3", "語" * 64 + ".mp3"),
         ("語" * 81, "", "https://cdn.example/a.mp3", "語" * 64 + ".mp3"),
+        ("語" * 65, "", "https://cdn.example/a.mp3", "語" * 64 + ".mp3"),  # one too many
         ("Xylo X", "", "https://cdn.example/a.mp3", "Xylo_X.mp3"),
     ],
 )
@@ -1208,6 +1209,8 @@ def test_a_download_name_is_built_from_title_id_and_audio_suffix(
         ("夜", "", "track.mp3"),
         ("夜", "b" * 100, "b" * 80 + ".mp3"),
         (None, "語", "track.mp3"),
+        # A ligature spelt out in ASCII takes two letters: still at most 80 of them.
+        (None, "ﬁ" * 80, "fi" * 40 + ".mp3"),
     ],
 )
 def test_a_title_the_file_system_cannot_store_falls_back_to_ascii(
