@@ -1348,3 +1348,11 @@ def test_a_download_answered_whole_by_the_callers_transport_is_saved(make_client
     track = Track(id="t1", title="Song", audio_url="https://cdn.example/t1.mp3")
     (saved,) = client.download([track], tmp_path)
     assert saved.read_bytes() == MP3 and seen == ["https://cdn.example/t1.mp3"]
+
+
+def test_a_download_creates_its_missing_directories(open_client, tmp_path):
+    track = Track(id="t1", title="Song", audio_url="https://cdn.example/a.mp3")
+    with respx.mock() as router:
+        router.get(url__startswith="https://cdn.example/").respond(200, content=MP3)
+        (path,) = open_client.download([track], tmp_path / "new" / "nested")
+    assert path == tmp_path / "new" / "nested" / "Song-t1.mp3" and path.read_bytes() == MP3
