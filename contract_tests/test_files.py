@@ -1356,3 +1356,13 @@ def test_a_download_creates_its_missing_directories(open_client, tmp_path):
         router.get(url__startswith="https://cdn.example/").respond(200, content=MP3)
         (path,) = open_client.download([track], tmp_path / "new" / "nested")
     assert path == tmp_path / "new" / "nested" / "Song-t1.mp3" and path.read_bytes() == MP3
+
+
+def test_a_directory_that_cannot_be_created_is_named_in_the_error(open_client, tmp_path):
+    (tmp_path / "a-file").write_bytes(b"x")
+    folder = tmp_path / "a-file" / "sub"
+    track = Track(id="t1", title="Song", audio_url="https://cdn.example/a.mp3")
+    with pytest.raises(InvalidRequestError, match="cannot be created") as caught:
+        open_client.download([track], folder)
+    assert (caught.value.field, caught.value.rule) == ("directory", "exists")
+    assert f"got {str(folder)!r}" in str(caught.value)
