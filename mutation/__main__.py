@@ -432,8 +432,9 @@ def main(argv: list[str] | None = None) -> int:
         _summarize(modules, args.summary)
         return 0
     started = time.monotonic()
-    # The largest modules first, `workers` modules at once: one module's setup (stats and
-    # clean runs, one process) overlaps another's mutants, and no big module starts last.
+    # The largest modules first, `modules_at_once` modules at once (fewer with fewer workers):
+    # one module's setup (stats and clean runs, one process) overlaps another's mutants, and
+    # no big module starts last.
     size = {m: (ROOT / "wrapper" / "kie_instrumental" / f"{m}.py").stat().st_size for m in chosen}
     order = sorted(chosen, key=lambda m: -size[m])
     lock = threading.Lock()
@@ -447,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
             _summarize(modules, args.summary)
         return ok
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=args.workers) as pool:
+    at_once = min(args.workers, tool["kie-mutation"]["modules_at_once"])
+    with concurrent.futures.ThreadPoolExecutor(max_workers=at_once) as pool:
         done = dict(zip(order, pool.map(run, order), strict=True))
     failed = [m for m in order if not done[m]]
     total = {"seconds": round(time.monotonic() - started), "workers": args.workers}
