@@ -32,6 +32,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mutation import function_of
+
 ROOT = Path(__file__).resolve().parent.parent
 STAGING = ROOT / "build" / "mutation"
 SUMMARY = ROOT / "contract_tests" / "mutation-summary.md"
@@ -149,7 +151,7 @@ def _shared_files() -> Iterator[None]:
 
 def _function(mutant: str) -> str:
     """`pkg.mod.x_name__mutmut_3` -> `x_name`: the key of mutmut's per-function hashes."""
-    return mutant.rpartition("__mutmut_")[0].rpartition(".")[2]
+    return function_of(mutant).rpartition(".")[2]
 
 
 def _meta_path(stage: Path, module: str) -> Path:
@@ -160,10 +162,11 @@ def _seed_confirmed(stage: Path, module: str) -> int:
     """Before a run from scratch: the confirmed equivalents' verdicts, as mutmut would have
     kept them from an earlier run. mutmut keeps a verdict only while its function's hash is
     unchanged, so a mutant whose function changed is run again. Returns how many."""
+    listed = _equivalents()
     confirmed = {
         name: digest
         for name, digest in _read_json(CONFIRMED).items()
-        if name.startswith(f"kie_instrumental.{module}.") and name in _equivalents()
+        if name.startswith(f"kie_instrumental.{module}.") and name in listed
     }
     if not confirmed:
         return 0
@@ -205,7 +208,7 @@ def _record_killers(stage: Path, module: str) -> None:
             kill = json.loads(line)
         except ValueError:  # a line cut short by a stopped run
             continue
-        function = kill["mutant"].rpartition("__mutmut_")[0]
+        function = function_of(kill["mutant"])
         tests = counts.setdefault(function, {})
         tests[kill["test"]] = tests.get(kill["test"], 0) + 1
     killers = _read_json(KILLERS)

@@ -30,6 +30,8 @@ from typing import Any
 
 import pytest
 
+from mutation import function_of
+
 STATS = Path("mutmut-stats.json")
 # mutmut.stats.status_by_exit_code: 36 is "timeout".
 TIMEOUT_EXIT = 36
@@ -45,11 +47,6 @@ def _mutant() -> str:
     """The mutant this session tests ("" in mutmut's stats, clean and forced-fail runs)."""
     name = os.environ.get("MUTANT_UNDER_TEST", "")
     return name if "__mutmut_" in name else ""
-
-
-def function_of(mutant: str) -> str:
-    """`pkg.mod.x_name__mutmut_12` -> `pkg.mod.x_name`: the function mutmut mutated."""
-    return mutant.rpartition("__mutmut_")[0]
 
 
 def _killers() -> list[str]:
