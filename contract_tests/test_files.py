@@ -521,6 +521,33 @@ def test_the_api_hosts_themselves_are_trusted(make_client, tmp_path):
     assert path.read_bytes() == MP3
 
 
+@pytest.mark.parametrize(
+    ("base_url", "audio_url"),
+    [
+        ("http://fake.kie", "http://fake.kie:80/files/a.mp3"),
+        ("http://fake.kie:80", "http://fake.kie/files/a.mp3"),
+        ("https://fake.kie", "https://fake.kie:443/files/a.mp3"),
+        ("https://fake.kie:443", "https://fake.kie/files/a.mp3"),
+    ],
+)
+def test_an_api_host_is_trusted_with_or_without_its_default_port(
+    make_client, tmp_path, monkeypatch, base_url, audio_url
+):
+    lookups: list[str] = []
+
+    def internal(host: str, *args: object, **kwargs: object) -> object:
+        lookups.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.1", 443))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", internal)
+    client = make_client(base_url=base_url)
+    track = Track(id="t1", title="T", audio_url=audio_url)
+    with respx.mock() as router:
+        router.get(host="fake.kie", path="/files/a.mp3").respond(200, content=MP3)
+        (path,) = client.download(details_with(track), tmp_path)
+    assert path.read_bytes() == MP3 and lookups == []
+
+
 def test_every_redirect_hop_is_checked(make_client, tmp_path):
     client = make_client(base_url=FAKE_API)
     track = Track(id="t1", title="T", audio_url=f"{FAKE_API}/files/a.mp3")
@@ -628,8 +655,9 @@ def test_a_url_given_as_a_file_gets_a_hint(client, mock_upload):
 def test_the_download_switch_must_be_a_bool(make_client):
     from kie_instrumental import ConfigurationError
 
-    with pytest.raises(ConfigurationError, match="allow_private_downloads"):
+    with pytest.raises(ConfigurationError) as caught:
         make_client(allow_private_downloads="yes")
+    assert str(caught.value) == "allow_private_downloads must be True or False, got str"
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])

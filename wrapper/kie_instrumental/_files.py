@@ -49,7 +49,8 @@ _SNIFF = 12  # bytes needed to recognise every signature below
 # -- arguments -----------------------------------------------------------------------------------
 
 
-def _refuse(field: str, rule: str, got: object, keyword: str = "type") -> InvalidRequestError:
+def _refuse(field: str, rule: str, got: object, keyword: str) -> InvalidRequestError:
+    # No default: each refusal names the rule keyword it reports.
     from ._validation import Violation, _show  # loaded on first use
 
     return Violation(field, keyword, rule, _show(got)).to_error()
@@ -179,6 +180,7 @@ def _readable_stream(stream: object) -> IO[bytes]:
             "file",
             "must be a path, bytes or a file object opened in binary mode",
             type(stream).__name__,
+            "type",
         )
     return stream  # type: ignore[return-value]
 
