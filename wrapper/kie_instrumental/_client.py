@@ -110,8 +110,9 @@ def _make_core(
     clock: Clock | None,
     poll_schedule: PollSchedule | None,
     hooks: Iterable[Hook] | None,
-    http_client: object = None,
-    http_client_type: type = httpx.Client,
+    http_client: object,
+    http_client_type: type,
+    notifier: Notifier | None,
 ) -> ClientCore:
     """Every configuration check, in one place: a bad argument is a ConfigurationError that
     names it, raised before anything is sent."""
@@ -148,6 +149,7 @@ def _make_core(
         validate_requests=validate_requests,
         clock=clock or SYSTEM_CLOCK,
         poll_schedule=poll_schedule or PollSchedule(),
+        notifier=notifier,
         events=Emitter(hooks),
     )
 
@@ -348,9 +350,9 @@ class KieClient(_BaseClient):
             hooks,
             http_client,
             httpx.Client,
+            notifier,
         )
         self._downloads = _files.DownloadPolicy.of(self._core, allow_private_downloads)
-        self._core.notifier = notifier
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(timeout=self._core.timeout)
         self._watchdog = Watchdog()
@@ -711,9 +713,9 @@ class AsyncKieClient(_BaseClient):
             hooks,
             http_client,
             httpx.AsyncClient,
+            notifier,
         )
         self._downloads = _files.DownloadPolicy.of(self._core, allow_private_downloads)
-        self._core.notifier = notifier
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self._core.timeout)
         self._abandoned: set[asyncio.Task[Any]] = set()  # exchanges whose callers left

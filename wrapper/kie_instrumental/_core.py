@@ -324,7 +324,7 @@ class ClientCore:
         validate_requests: bool,
         clock: Clock,
         poll_schedule: PollSchedule,
-        notifier: Notifier | None = None,
+        notifier: Notifier | None,
         events: Emitter = NO_EVENTS,
     ) -> None:
         self._api_key = _Secret(api_key)
