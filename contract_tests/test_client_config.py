@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import httpx
 import pytest
 from _support import API_KEY, CREDIT_PATH
-from kie_instrumental import APIError, AsyncKieClient, ConfigurationError, KieClient, __version__
+from kie_instrumental import (
+    APIError,
+    AsyncKieClient,
+    ClientClosedError,
+    ConfigurationError,
+    KieClient,
+    __version__,
+)
 
 CREDITS = {"code": 200, "msg": "success", "data": 3}
 
@@ -34,6 +42,32 @@ def test_no_key_is_a_clear_error_before_any_request(monkeypatch, cls):
 def test_a_bad_base_url_is_refused():
     with pytest.raises(ConfigurationError, match="base_url"):
         KieClient(API_KEY, base_url="api.kie.ai")
+
+
+@pytest.mark.parametrize("cls", [KieClient, AsyncKieClient])
+def test_the_upload_host_comes_from_the_environment(monkeypatch, cls):
+    seen: list[httpx.Request] = []
+    monkeypatch.setenv("KIE_UPLOAD_BASE_URL", "https://upload.internal.example")
+    uploaded = {"fileName": "a.wav", "downloadUrl": "https://tmp.example/a.wav"}
+    answer = {"success": True, "code": 200, "msg": "ok", "data": uploaded}
+    transport = httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200, json=answer))
+    options = {"rate_limit": None, "max_retries": 0}
+
+    async def run_async() -> object:
+        async with httpx.AsyncClient(transport=transport) as http:
+            client = AsyncKieClient(API_KEY, http_client=http, **options)
+            return await client.upload_file(b"RIFF", file_name="a.wav")
+
+    if cls is AsyncKieClient:
+        url = asyncio.run(run_async())
+    else:
+        with httpx.Client(transport=transport) as http:
+            url = KieClient(API_KEY, http_client=http, **options).upload_file(
+                b"RIFF", file_name="a.wav"
+            )
+    assert url == "https://tmp.example/a.wav"
+    assert [str(r.url) for r in seen] == ["https://upload.internal.example/api/file-stream-upload"]
+    assert seen[0].headers["authorization"] == f"Bearer {API_KEY}"
 
 
 def test_every_request_carries_the_user_agent(make_client):
@@ -150,6 +184,18 @@ def test_a_base_url_keeps_its_path_and_loses_only_its_trailing_slashes(make_clie
     assert [r.headers.get("authorization") for r in seen] == [f"Bearer {API_KEY}"] * 2
 
 
+class _OnlyReserve:
+    """Half of a limiter: a shared limiter needs both `reserve` and `back_off`."""
+
+    def reserve(self) -> None:
+        raise AssertionError("never called")
+
+
+class _OnlyBackOff:
+    def back_off(self) -> None:
+        raise AssertionError("never called")
+
+
 _RATE_RULE = "rate_limit must be (requests, seconds) with an integer >= 1 and a finite number > 0"
 
 
@@ -170,6 +216,14 @@ _RATE_RULE = "rate_limit must be (requests, seconds) with an integer >= 1 and a 
         ({"rate_limit": [1, 2, 3, 4]}, f"{_RATE_RULE}, a limiter or None, got (1, 2, 3, 4)"),
         ({"rate_limit": (1, 2, 3, 4, 5)}, f"{_RATE_RULE}, a limiter or None, got a tuple"),
         ({"rate_limit": "x"}, f"{_RATE_RULE}, a limiter or None, got a str"),
+        ({"rate_limit": _OnlyReserve()}, f"{_RATE_RULE}, a limiter or None, got a _OnlyReserve"),
+        ({"rate_limit": _OnlyBackOff()}, f"{_RATE_RULE}, a limiter or None, got a _OnlyBackOff"),
+        ({"base_url": "api.kie.ai"}, "base_url must be an http(s) URL, got 'api.kie.ai'"),
+        ({"base_url": 5}, "base_url must be an http(s) URL, got a int"),
+        (
+            {"upload_base_url": "ftp://" + "u" * 300},
+            f"upload_base_url must be an http(s) URL, got {('ftp://' + 'u' * 194)!r}",
+        ),
     ],
 )
 def test_a_bad_option_is_named_with_what_was_given_in_short(options, message):
@@ -218,3 +272,46 @@ def test_a_route_given_per_call_is_the_one_used(make_client, mock_api) -> None:
     assert client.get_task("t1", route="market").route == "market"
     assert client.wait("t1", route="market").route == "market"
     assert (create.call_count, read.call_count) == (1, 2)
+
+
+@pytest.mark.parametrize("cls", [KieClient, AsyncKieClient])
+def test_a_closed_client_says_what_to_do_before_any_request(cls) -> None:
+    seen: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200, json=CREDITS))
+
+    async def run_async() -> None:
+        async with httpx.AsyncClient(transport=transport) as http:
+            async with AsyncKieClient(API_KEY, http_client=http) as client:
+                pass
+            await client.get_credits()
+
+    with pytest.raises(ClientClosedError) as caught:
+        if cls is AsyncKieClient:
+            asyncio.run(run_async())
+        else:
+            with httpx.Client(transport=transport) as http:
+                with KieClient(API_KEY, http_client=http) as client:
+                    pass
+                client.get_credits()
+    assert str(caught.value) == (
+        f"this {cls.__name__} is closed: create a new one (or use it inside its `with` block)"
+    )
+    assert seen == []
+
+
+def test_a_discontinued_model_warning_never_points_into_the_library(make_client, mock_api):
+    """The warning blames a line outside kie_instrumental, whatever wraps the library's
+    functions (a profiler, mutation testing's trampolines); the exact caller's line is pinned
+    by test_market_examples."""
+    import kie_instrumental
+    from _support import MARKET_CREATE_PATH, VALID_FIELDS
+
+    sent = mock_api.post(MARKET_CREATE_PATH).respond(
+        200, json={"code": 200, "msg": "success", "data": {"taskId": "t1"}}
+    )
+    client = make_client(route="market")
+    with pytest.warns(DeprecationWarning, match="model='V5' is discontinued") as caught:
+        client.add_instrumental(**{**VALID_FIELDS, "model": "V5"})
+    library = str(Path(kie_instrumental.__file__).parent)
+    assert [w.filename.startswith(library) for w in caught] == [False]
+    assert sent.call_count == 1

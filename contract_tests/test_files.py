@@ -12,6 +12,7 @@ import re
 import socket
 import stat
 import sys
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -1128,6 +1129,42 @@ def test_reading_stops_at_the_first_bytes_that_are_not_audio(open_client, tmp_pa
         with pytest.raises(APIError, match="not audio"):
             download_reply(open_client, tmp_path, reply)
         assert pulled == [0]  # not one chunk more of the 200 the server would send
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_gzipped_download_is_saved_whole_when_its_length_counts_the_compressed_bytes(
+    open_client, tmp_path
+):
+    """Content-Length counts the bytes on the wire: a complete gzipped answer is not taken
+    for a truncated one because its audio, once inflated, is longer."""
+    audio = MP3 + bytes(4096)
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    packed = packer.compress(audio) + packer.flush()
+    pieces = (packed[start : start + 100] for start in range(0, len(packed), 100))
+    headers = {"content-encoding": "gzip", "content-length": str(len(packed))}
+    reply = httpx.Response(200, headers=headers, stream=Chunks(pieces))
+    assert download_reply(open_client, tmp_path, reply).read_bytes() == audio
+
+
+def test_a_file_hosts_error_page_is_read_only_in_part(make_client, tmp_path):
+    """An endless error page of a file host: reading stops after its first 64 KiB, far
+    below the limit of an API answer, and the error keeps the task id."""
+    pulled: list[int] = []
+
+    def page() -> Iterator[bytes]:
+        for _ in range(400):  # 3.2 MiB, more than an API answer may have
+            pulled.append(8192)
+            yield b"<p>" + b"x" * 8185 + b"</p>"
+
+    track = Track(id="t1", title="T", audio_url="https://cdn.example/a.mp3")
+    client = make_client(allow_private_downloads=True, max_retries=0)
+    reply = httpx.Response(404, headers={"content-type": "text/html"}, stream=Chunks(page()))
+    with respx.mock() as router:
+        router.get("https://cdn.example/a.mp3").mock(return_value=reply)
+        with pytest.raises(NotFoundError) as caught:
+            client.download(details_with(track), tmp_path)
+    assert caught.value.task_id == "task-1" and caught.value.http_status == 404
+    assert 64 * 1024 <= sum(pulled) <= 64 * 1024 + 8192
     assert list(tmp_path.iterdir()) == []
 
 
