@@ -48,29 +48,78 @@ def test_mutmut_is_pinned_in_the_dev_extra() -> None:
 def test_the_staging_copy_is_read_by_mutmut_as_intended(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """One staging directory for the chosen modules: each of them mutated and no other, the
+    tests of all their files selected once, and which files are whose kept for order.py."""
     driver = _driver()
-    monkeypatch.setattr(driver, "STAGING", tmp_path)
-    stage = driver._stage("webhooks", MODULES["webhooks"], TOOL)
+    chosen = {m: MODULES[m] for m in ("webhooks", "receivers")}
+    stage = driver._stage(tmp_path / "stage", chosen, TOOL)
     assert (stage / "src" / "kie_instrumental" / "webhooks.py").read_bytes() == (
         ROOT / "wrapper" / "kie_instrumental" / "webhooks.py"
     ).read_bytes()
     monkeypatch.chdir(stage)
     config = configuration._load_config()
     assert config.should_mutate(Path("src/kie_instrumental/webhooks.py"))
+    assert config.should_mutate(Path("src/kie_instrumental/receivers.py"))
     assert not config.should_mutate(Path("src/kie_instrumental/_core.py"))
     deselected = [
         arg
         for t in TOOL["kie-mutation"]["deselect"]
         for arg in ("--deselect", f"contract_tests/{t}")
     ]
+    union = sorted({*MODULES["webhooks"], *MODULES["receivers"]})
+    assert len(union) < len(MODULES["webhooks"]) + len(MODULES["receivers"])  # shared files
     assert (
         config.pytest_add_cli_args_test_selection
-        == [f"contract_tests/{t}" for t in MODULES["webhooks"]] + deselected
+        == [f"contract_tests/{t}" for t in union] + deselected
     )
+    assert json.loads((stage / driver.TEST_FILES).read_text("utf-8")) == chosen
     assert config.pytest_add_cli_args[:2] == ["-p", "mutation.order"]
     assert "mypy" in config.type_check_command
+    assert "src/kie_instrumental/receivers.py" in config.type_check_command
     assert config.process_isolation.value == TOOL["mutmut"]["process_isolation"]
     assert os.path.samefile(stage / "contract_tests", ROOT / "contract_tests")
+    everything = list(MODULES)
+    assert driver._stage_dir(everything, everything).name == "all"
+    assert driver._stage_dir(["webhooks", "receivers"], everything).name == "receivers+webhooks"
+
+
+class _Config:
+    """What order.py's collection hook uses of pytest's config: its deselection hook."""
+
+    def __init__(self) -> None:
+        self.deselected: list[str] = []
+        self.hook = self
+
+    def pytest_deselected(self, items: list[Any]) -> None:
+        self.deselected += [item.nodeid for item in items]
+
+
+def test_a_mutant_runs_only_the_tests_chosen_for_its_own_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run over several modules selects all their test files; a mutant of one of them runs
+    only its module's files (the others are reported deselected), as if run alone. mutmut's
+    own sessions (stats, clean, forced fail) run everything."""
+    from types import SimpleNamespace
+
+    from mutation import order
+
+    (tmp_path / "files.json").write_text(json.dumps({"m": ["test_a.py"], "n": ["test_b.py"]}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KIE_MUTATION_TEST_FILES", str(tmp_path / "files.json"))
+    names = ["contract_tests/test_a.py::t1", "contract_tests/test_b.py::t2"]
+    names.append("contract_tests/test_a.py::t3[x::y]")
+    for mutant, kept in [
+        ("kie_instrumental.m.x_f__mutmut_1", [names[0], names[2]]),
+        ("kie_instrumental.n.xǁCǁg__mutmut_4", [names[1]]),
+        ("", names),
+        ("fail", names),
+    ]:
+        monkeypatch.setenv("MUTANT_UNDER_TEST", mutant)
+        items, config = [SimpleNamespace(nodeid=n) for n in names], _Config()
+        order.pytest_collection_modifyitems(config, items)
+        assert [i.nodeid for i in items] == kept, mutant
+        assert config.deselected == [n for n in names if n not in kept], mutant
 
 
 def test_a_mutants_tests_run_fastest_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -84,7 +133,7 @@ def test_a_mutants_tests_run_fastest_first(tmp_path: Path, monkeypatch: pytest.M
         SimpleNamespace(nodeid=n) for n in ("t.py::new", "t.py::slow", "t.py::fast", "t.py::mid")
     ]
     monkeypatch.chdir(tmp_path)
-    order.pytest_collection_modifyitems(items)
+    order.pytest_collection_modifyitems(_Config(), items)
     # Unmeasured tests last: a mutant's run stops at its first failing test.
     assert [i.nodeid for i in items] == ["t.py::fast", "t.py::mid", "t.py::slow", "t.py::new"]
 
@@ -180,7 +229,7 @@ def test_the_tests_that_killed_a_functions_mutants_before_run_first(
     items = [
         SimpleNamespace(nodeid=n) for n in ("t.py::fast", "t.py::other", *killers["pkg.m.x_f"])
     ]
-    order.pytest_collection_modifyitems(items)
+    order.pytest_collection_modifyitems(_Config(), items)
     assert [i.nodeid for i in items] == ["t.py::slow", "t.py::mid", "t.py::fast", "t.py::other"]
 
 
@@ -223,7 +272,7 @@ def test_a_run_notes_the_test_that_killed_each_mutant_and_ranks_them(
     driver = _driver()
     monkeypatch.setattr(driver, "KILLERS", tmp_path / "killers.json")
     driver.KILLERS.write_text(json.dumps({"kie_instrumental.m.x_g": ["test_t.py::kept"]}))
-    driver._record_killers(tmp_path, "m")
+    driver._record_killers(tmp_path)
     assert json.loads(driver.KILLERS.read_text("utf-8")) == {
         "kie_instrumental.m.x_f": ["test_t.py::test_fails", "test_t.py::test_hangs"],
         "kie_instrumental.m.x_g": ["test_t.py::kept"],

@@ -2,12 +2,15 @@
 `contract_tests/mutation-summary.md` (killed, survived, timed out, per module).
 
 mutmut 3 names a mutant after the module path it copies (`mutants/<source path>`) and only
-maps `src/` to an importable root, while this package lives in `wrapper/`. So each module
-runs in its own staging directory, `build/mutation/<module>/`, laid out as mutmut expects:
-`src/kie_instrumental` (a copy of the wrapper, the only thing mutated) and links to what the
-tests read (`contract_tests/`, `openapi/`, `examples/`, `README.md`). The generated client is
-imported from the editable install, unmutated. A staging directory is kept between runs, so
-mutmut only re-tests what changed.
+maps `src/` to an importable root, while this package lives in `wrapper/`. So a run works in
+a staging directory, `build/mutation/all/` (`build/mutation/<module>+<module>/` for some of
+the modules), laid out as mutmut expects: `src/kie_instrumental` (a copy of the wrapper, of
+which the chosen modules are mutated) and links to what the tests read (`contract_tests/`,
+`openapi/`, `examples/`, `README.md`). The generated client is imported from the editable
+install, unmutated. One mutmut run covers every chosen module: the suite's stats and clean
+runs (each test of the chosen files, twice) are paid once, not once per module, and each
+mutant still runs only the tests of its own module's files (`mutation/order.py`). A staging
+directory is kept between runs, so mutmut only re-tests what changed.
 
     python -m mutation [module ...]     # default: every module in [tool.kie-mutation]
 """
@@ -15,7 +18,6 @@ mutmut only re-tests what changed.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import contextlib
 import fcntl
 import hashlib
@@ -25,7 +27,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import tomllib
 from collections.abc import Iterator
@@ -36,6 +37,8 @@ from mutation import function_of
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGING = ROOT / "build" / "mutation"
+# Per module, the test files chosen for it (from pyproject.toml), for mutation/order.py.
+TEST_FILES = "test-files.json"
 SUMMARY = ROOT / "contract_tests" / "mutation-summary.md"
 EQUIVALENTS = ROOT / "contract_tests" / "MUTATION.md"
 # Per mutated function, the tests that killed its mutants, most kills first: the order a
@@ -80,8 +83,17 @@ def _toml_value(value: Any) -> str:
     return json.dumps(value)
 
 
-def _stage(module: str, tests: list[str], tool: dict[str, Any]) -> Path:
-    stage = STAGING / module
+def _stage_dir(modules: list[str], everything: list[str]) -> Path:
+    """`build/mutation/all` for every module, else one directory per set of modules."""
+    return STAGING / ("all" if set(modules) == set(everything) else "+".join(sorted(modules)))
+
+
+def _selection(modules: dict[str, list[str]]) -> list[str]:
+    """The chosen modules' test files, each once, in a stable order."""
+    return sorted({test for tests in modules.values() for test in tests})
+
+
+def _stage(stage: Path, modules: dict[str, list[str]], tool: dict[str, Any]) -> Path:
     (stage / "src").mkdir(parents=True, exist_ok=True)
     package = stage / "src" / "kie_instrumental"
     # A fresh copy each run: mutmut compares function hashes to re-test only what changed.
@@ -96,9 +108,12 @@ def _stage(module: str, tests: list[str], tool: dict[str, Any]) -> Path:
         link = stage / name
         if not link.is_symlink():
             link.symlink_to(ROOT / name)
+    (stage / TEST_FILES).write_text(json.dumps(modules, indent=0, sort_keys=True) + "\n", "utf-8")
     settings = dict(tool["mutmut"])
     settings["source_paths"] = ["src/kie_instrumental"]
-    settings["only_mutate"] = [f"src/kie_instrumental/{module}.py"]
+    sources = [f"src/kie_instrumental/{module}.py" for module in sorted(modules)]
+    settings["only_mutate"] = sources
+    tests = _selection(modules)
     settings["pytest_add_cli_args_test_selection"] = [f"contract_tests/{t}" for t in tests]
     # Tests that look at the caller's frame cannot pass through mutmut's trampolines (one
     # more frame between the caller and the code): they run in `make test`, not here.
@@ -120,7 +135,7 @@ def _stage(module: str, tests: list[str], tool: dict[str, Any]) -> Path:
     settings["type_check_command"] = [
         *(sys.executable, "-m", "mypy", "--strict", "--no-warn-unused-ignores"),
         *("--disable-error-code", "no-redef", "--output", "json"),
-        f"src/kie_instrumental/{module}.py",
+        *sources,
     ]
     lines = ["[tool.mutmut]"]
     lines += [f"{key} = {_toml_value(value)}" for key, value in settings.items()]
@@ -196,9 +211,9 @@ def _record_confirmed(stage: Path, module: str) -> None:
     CONFIRMED.write_text(json.dumps(confirmed, indent=0, sort_keys=True) + "\n", "utf-8")
 
 
-def _record_killers(stage: Path, module: str) -> None:
+def _record_killers(stage: Path) -> None:
     """Fold this run's kills (one JSON line each, from mutation/order.py) into KILLERS: per
-    function of the module, the tests that killed most of its mutants first."""
+    function mutated, the tests that killed most of its mutants first."""
     kills = stage / "kills.jsonl"
     if not kills.exists():
         return
@@ -230,32 +245,29 @@ def _equivalents() -> set[str]:
 
 
 def _write_summary(
-    rows: dict[str, dict[str, str]], runs: dict[str, dict[str, Any]], summary: Path
+    rows: dict[str, dict[str, str]], run: dict[str, Any], carried: dict[str, int], summary: Path
 ) -> None:
     equivalent = _equivalents()
-    last = _read_json(STAGING / "run.json")
-    how = "from scratch" if last.get("fresh") else "re-testing only what changed"
+    how = "from scratch" if run.get("fresh") else "re-testing only what changed"
+    fresh = " --fresh" if run.get("fresh") else ""
     out = [
         "# Mutation summary (written by `make mutation`; do not edit)",
         "",
         f"mutmut {_mutmut_version()}, `nice -n 19`. Reproduce: `make mutation"
-        f"{' MUTATION_ARGS=--fresh' if last.get('fresh') else ''}`"
-        f" (`python -m mutation{' --fresh' if last.get('fresh') else ''}`).",
-        f"Last run: {', '.join(last.get('modules', [])) or '-'}, {how}, "
-        f"{last.get('workers', '-')} worker(s), {last.get('seconds', 0) / 60:.1f} min in all"
-        f"{_cpu_note(last)}.",
+        f"{' MUTATION_ARGS=--fresh' if fresh else ''}` (`python -m mutation{fresh}`).",
+        f"Last run: {', '.join(run.get('modules', [])) or '-'}, {how}, "
+        f"{run.get('workers', '-')} mutants at once, {run.get('seconds', 0) / 60:.1f} min in all"
+        f"{_cpu_note(run)}.",
         "Equivalent mutants are the ones listed in `MUTATION.md` (`not run`: confirmed by an",
         "earlier run on the same function code, `mutation/equivalents.json`); the score is",
-        "killed /",
-        "(checked - equivalent). Killed: by a test, by `mypy --strict` (which `make lint` runs:",
-        "such a mutant never passes CI), or timed out (it hangs a call the tests bound); `no",
-        "tests` counts as not killed; `not checked`: the run was stopped. `tests alone`: the score",
-        "among the mutants mypy lets through. `time`: the module's",
-        "last run, with the modules run two at a time (`fresh`: every mutant tested).",
+        "killed / (checked - equivalent). Killed: by a test, by `mypy --strict` (which `make",
+        "lint` runs: such a mutant never passes CI), or timed out (it hangs a call the tests",
+        "bound); `no tests` counts as not killed; `not checked`: the run was stopped. `tests",
+        "alone`: the score among the mutants mypy lets through.",
         "",
         "| module | mutants | killed by tests | by mypy | timed out | survived | equivalent"
-        " | no tests | not checked | score | tests alone | time |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        " | no tests | not checked | score | tests alone |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     survivors: list[str] = []
     for module, results in rows.items():
@@ -277,16 +289,12 @@ def _write_summary(
         # The same among the mutants mypy lets through: what the tests alone catch.
         ran = checked - eq - counts["type check"]
         by_tests = f"{100 * (caught - counts['type check']) / ran:.1f} %" if ran else "-"
-        run = runs.get(module, {})
-        listed = f"{eq} ({run['carried']} not run)" if run.get("carried") else f"{eq}"
-        took = f"{run.get('seconds', 0) / 60:.1f} min, {run.get('workers', '-')} w"
-        took += f", cpu {run['cpu'] / 60:.1f} min" if "cpu" in run else ""
-        took += ", fresh" if run.get("fresh") else ""
+        listed = f"{eq} ({carried[module]} not run)" if carried.get(module) else f"{eq}"
         out.append(
             f"| `{module}.py` | {len(results)} | {counts['killed']} | {counts['type check']} "
             f"| {counts['timeout']} "
             f"| {counts['survived']} | {listed} | {counts['no tests']} | {counts['not checked']} "
-            f"| {score} | {by_tests} | {took} |"
+            f"| {score} | {by_tests} |"
         )
     out += ["", "## Not killed and not listed as equivalent", ""]
     out += survivors or ["None."]
@@ -314,11 +322,12 @@ def _hash_tests(tests: list[str]) -> str:
     return digest.hexdigest()
 
 
-def _summarize(modules: dict[str, list[str]], summary: Path = SUMMARY) -> None:
-    """The summary over every module run so far (each keeps its last run's verdicts)."""
-    staged = [m for m in modules if (STAGING / m / "mutants").exists()]
-    rows = {m: _results(STAGING / m, m) for m in staged}
-    _write_summary(rows, {m: _read_json(STAGING / m / "run.json") for m in staged}, summary)
+def _summarize(stage: Path, summary: Path) -> None:
+    """The summary of the staging directory's modules (each with its last verdicts)."""
+    run = _read_json(stage / "run.json")
+    modules = sorted(_read_json(stage / TEST_FILES))
+    rows = {m: _results(stage, m) for m in modules if _meta_path(stage, m).exists()}
+    _write_summary(rows, run, run.get("carried", {}), summary)
     print(f"mutation: summary in {summary}", flush=True)
 
 
@@ -336,20 +345,20 @@ def _wait_with_cpu(child: subprocess.Popen[bytes]) -> tuple[int, float]:
     return child.returncode, usage.ru_utime + usage.ru_stime
 
 
-def _run_module(
-    module: str, tests: list[str], tool: dict[str, Any], args: argparse.Namespace
-) -> bool:
-    """One module's mutmut run (its output in `build/mutation/<module>/mutmut.log`)."""
+def _run(stage: Path, modules: dict[str, list[str]], tool: dict[str, Any], args: Any) -> int:
+    """One mutmut run over the chosen modules (its output in `<stage>/mutmut.log`)."""
     if args.fresh:
-        shutil.rmtree(STAGING / module, ignore_errors=True)
-    fresh = not (STAGING / module / "mutants").exists()
-    stage = _stage(module, tests, tool)
-    carried = 0 if not fresh or args.recheck_equivalents else _seed_confirmed(stage, module)
-    print(f"mutation: {module}.py against {', '.join(tests)}", flush=True)
+        shutil.rmtree(stage, ignore_errors=True)
+    fresh = not (stage / "mutants").exists()
+    _stage(stage, modules, tool)
+    carried: dict[str, int] = {}
+    if fresh and not args.recheck_equivalents:
+        carried = {module: _seed_confirmed(stage, module) for module in modules}
+    print(f"mutation: {', '.join(modules)} against {', '.join(_selection(modules))}", flush=True)
     # Survivors are tested again only when the chosen tests changed since their verdict.
-    tests_hash = _hash_tests(tests)
+    tests_hash = _hash_tests(_selection(modules))
     recorded = stage / "tests.sha256"
-    stale = (stage / "mutants").exists() and (
+    stale = not fresh and (
         not recorded.exists() or recorded.read_text("utf-8").strip() != tests_hash
     )
     start = time.monotonic()
@@ -360,6 +369,7 @@ def _run_module(
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["KIE_MUTATION_KILLERS"] = str(KILLERS)
     env["KIE_MUTATION_KILLS"] = str(stage / "kills.jsonl")
+    env["KIE_MUTATION_TEST_FILES"] = str(stage / TEST_FILES)
     (stage / "kills.jsonl").unlink(missing_ok=True)
     cpu = 0.0
     with (stage / "mutmut.log").open("w", encoding="utf-8") as log:
@@ -379,33 +389,38 @@ def _run_module(
         equivalent = _equivalents()
         again = [
             n
+            for module in modules
             for n, s in _results(stage, module).items()
             if s in ("survived", "no tests") and n not in equivalent
         ]
         if code == 0 and again and stale and not args.no_retest:
-            print(f"mutation: {module}.py: {len(again)} survivors tested again", flush=True)
+            print(f"mutation: {len(again)} survivors tested again", flush=True)
             code = run([*command, *again])
     if code == 0:
         recorded.write_text(tests_hash + "\n", "utf-8")
     seconds = round(time.monotonic() - start)
     record = {"seconds": seconds, "cpu": round(cpu), "workers": args.workers, "fresh": fresh}
-    record["carried"] = carried
+    record |= {"modules": list(modules), "carried": carried}
     (stage / "run.json").write_text(json.dumps(record) + "\n", "utf-8")
-    print(f"mutation: {module}.py done in {seconds / 60:.1f} min (exit {code})", flush=True)
-    return code == 0
+    print(f"mutation: done in {seconds / 60:.1f} min (exit {code})", flush=True)
+    with _shared_files():
+        _record_killers(stage)
+        for module in modules:
+            _record_confirmed(stage, module)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
     tool = _config()
-    modules: dict[str, list[str]] = tool["kie-mutation"]["modules"]
+    everything: dict[str, list[str]] = tool["kie-mutation"]["modules"]
     parser = argparse.ArgumentParser(prog="python -m mutation", description=__doc__)
-    parser.add_argument("modules", nargs="*", metavar="module", help=", ".join(modules))
+    parser.add_argument("modules", nargs="*", metavar="module", help=", ".join(everything))
     parser.add_argument("--summary-only", action="store_true", help="rewrite the summary only")
     parser.add_argument(
         "--workers",
         type=int,
         default=tool["kie-mutation"]["workers"],
-        help="mutants tested at once per module, and modules run at once (default %(default)s)",
+        help="mutants tested at once (default %(default)s)",
     )
     parser.add_argument(
         "--fresh", action="store_true", help="forget earlier verdicts: test every mutant again"
@@ -413,8 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--summary",
         type=Path,
-        default=SUMMARY,
-        help="where to write the summary (default: contract_tests/mutation-summary.md)",
+        help="where to write the summary (default: contract_tests/mutation-summary.md for"
+        " every module, else the staging directory's mutation-summary.md)",
     )
     parser.add_argument(
         "--recheck-equivalents",
@@ -427,42 +442,20 @@ def main(argv: list[str] | None = None) -> int:
         help="keep earlier survivors' verdicts even when their tests changed",
     )
     args = parser.parse_args(argv)
-    chosen = args.modules or list(modules)
-    unknown = [m for m in chosen if m not in modules]
+    chosen = args.modules or list(everything)
+    unknown = [m for m in chosen if m not in everything]
     if unknown:
-        parser.error(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(modules)}")
+        parser.error(f"unknown module(s) {', '.join(unknown)}; known: {', '.join(everything)}")
+    stage = _stage_dir(chosen, list(everything))
+    summary = args.summary or (SUMMARY if stage.name == "all" else stage / "mutation-summary.md")
     if args.summary_only:
-        _summarize(modules, args.summary)
+        _summarize(stage, summary)
         return 0
-    started = time.monotonic()
-    # The largest modules first, `modules_at_once` modules at once (fewer with fewer workers):
-    # one module's setup (stats and clean runs, one process) overlaps another's mutants, and
-    # no big module starts last.
-    size = {m: (ROOT / "wrapper" / "kie_instrumental" / f"{m}.py").stat().st_size for m in chosen}
-    order = sorted(chosen, key=lambda m: -size[m])
-    lock = threading.Lock()
-
-    def run(module: str) -> bool:
-        ok = _run_module(module, modules[module], tool, args)
-        with lock:  # the summary so far, after each module: a stopped run still leaves one
-            with _shared_files():
-                _record_killers(STAGING / module, module)
-                _record_confirmed(STAGING / module, module)
-            _summarize(modules, args.summary)
-        return ok
-
-    at_once = min(args.workers, tool["kie-mutation"]["modules_at_once"])
-    with concurrent.futures.ThreadPoolExecutor(max_workers=at_once) as pool:
-        done = dict(zip(order, pool.map(run, order), strict=True))
-    failed = [m for m in order if not done[m]]
-    total = {"seconds": round(time.monotonic() - started), "workers": args.workers}
-    total |= {"fresh": args.fresh, "modules": chosen}
-    total["cpu"] = sum(_read_json(STAGING / m / "run.json").get("cpu", 0) for m in chosen)
-    (STAGING / "run.json").write_text(json.dumps(total) + "\n", "utf-8")
-    _summarize(modules, args.summary)
-    if failed:
-        print(f"mutation: mutmut failed for {', '.join(failed)}", file=sys.stderr)
-    return 1 if failed else 0
+    code = _run(stage, {m: everything[m] for m in chosen}, tool, args)
+    _summarize(stage, summary)
+    if code:
+        print(f"mutation: mutmut failed (exit {code}); see {stage / 'mutmut.log'}", file=sys.stderr)
+    return 1 if code else 0
 
 
 if __name__ == "__main__":
