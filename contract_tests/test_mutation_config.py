@@ -83,43 +83,69 @@ def test_the_staging_copy_is_read_by_mutmut_as_intended(
     assert driver._stage_dir(["webhooks", "receivers"], everything).name == "receivers+webhooks"
 
 
-class _Config:
-    """What order.py's collection hook uses of pytest's config: its deselection hook."""
-
-    def __init__(self) -> None:
-        self.deselected: list[str] = []
-        self.hook = self
-
-    def pytest_deselected(self, items: list[Any]) -> None:
-        self.deselected += [item.nodeid for item in items]
-
-
-def test_a_mutant_runs_only_the_tests_chosen_for_its_own_module(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_mutant_runs_its_modules_tests_and_its_killers_in_a_session_of_their_own(
+    tmp_path: Path,
 ) -> None:
-    """A run over several modules selects all their test files; a mutant of one of them runs
-    only its module's files (the others are reported deselected), as if run alone. mutmut's
-    own sessions (stats, clean, forced fail) run everything."""
-    from types import SimpleNamespace
+    """mutmut's pytest runner as `mutation/runner.py` sets it up, running real pytest sessions:
+    a mutant runs only the tests of its own module's files (another module's when it has none);
+    its function's known killers run first, alone, and the full session only if they pass. The
+    verdict (the exit code) is the one running every chosen test gives."""
+    import subprocess
+    import sys
 
-    from mutation import order
+    (tmp_path / "pyproject.toml").write_text('[tool.mutmut]\nsource_paths = ["src"]\n', "utf-8")
+    (tmp_path / "src").mkdir()
+    tests = tmp_path / "mutants" / "contract_tests"
+    tests.mkdir(parents=True)
+    code = "import os\n\ndef _ran(name):\n    with open(os.environ['RAN'], 'a') as f:\n"
+    code += "        f.write(name + '\\n')\n\n"
+    for name, fails in [("killer", "KILLER_FAILS"), ("other", "OTHER_FAILS")]:
+        code += (
+            f"def test_{name}():\n    _ran('{name}')\n    assert not os.environ.get('{fails}')\n\n"
+        )
+    (tests / "test_own.py").write_text(code, "utf-8")
+    (tests / "test_elsewhere.py").write_text(
+        "import os\n\ndef test_elsewhere():\n    with open(os.environ['RAN'], 'a') as f:\n"
+        "        f.write('elsewhere\\n')\n",
+        "utf-8",
+    )
+    (tmp_path / "files.json").write_text(json.dumps({"m": ["test_own.py"]}))
+    (tmp_path / "killers.json").write_text(
+        json.dumps({"kie_instrumental.m.x_f": ["contract_tests/test_own.py::test_killer"]})
+    )
+    chosen = [
+        "contract_tests/test_own.py::test_other",
+        "contract_tests/test_elsewhere.py::test_elsewhere",
+        "contract_tests/test_own.py::test_killer",
+    ]
+    run = (
+        "import sys, json, mutation.runner; from mutmut.runners.harness import PytestRunner; "
+        "sys.exit(PytestRunner().run_tests(mutant_name=sys.argv[1], tests=json.loads(sys.argv[2])))"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTEST_ADDOPTS="-p no:cacheprovider")
+    env |= {"KIE_MUTATION_TEST_FILES": str(tmp_path / "files.json")}
+    env |= {"KIE_MUTATION_KILLERS": str(tmp_path / "killers.json")}
 
-    (tmp_path / "files.json").write_text(json.dumps({"m": ["test_a.py"], "n": ["test_b.py"]}))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KIE_MUTATION_TEST_FILES", str(tmp_path / "files.json"))
-    names = ["contract_tests/test_a.py::t1", "contract_tests/test_b.py::t2"]
-    names.append("contract_tests/test_a.py::t3[x::y]")
-    for mutant, kept in [
-        ("kie_instrumental.m.x_f__mutmut_1", [names[0], names[2]]),
-        ("kie_instrumental.n.xǁCǁg__mutmut_4", [names[1]]),
-        ("", names),
-        ("fail", names),
-    ]:
-        monkeypatch.setenv("MUTANT_UNDER_TEST", mutant)
-        items, config = [SimpleNamespace(nodeid=n) for n in names], _Config()
-        order.pytest_collection_modifyitems(config, items)
-        assert [i.nodeid for i in items] == kept, mutant
-        assert config.deselected == [n for n in names if n not in kept], mutant
+    def verdict(mutant: str, tests: list[str], **fails: str) -> tuple[int, list[str]]:
+        ran = tmp_path / "ran.txt"
+        ran.unlink(missing_ok=True)
+        argv = [sys.executable, "-c", run, mutant, json.dumps(tests)]
+        done = subprocess.run(
+            argv, cwd=tmp_path, env=env | fails | {"RAN": str(ran)}, capture_output=True, timeout=60
+        )
+        return done.returncode, ran.read_text("utf-8").split() if ran.exists() else []
+
+    mutant = "kie_instrumental.m.x_f__mutmut_3"
+    assert verdict(mutant, chosen, KILLER_FAILS="1") == (1, ["killer"])
+    # The killer passes: the full session (the given order here: no order.py) stops at the
+    # first failure (-x).
+    assert verdict(mutant, chosen, OTHER_FAILS="1") == (1, ["killer", "other"])
+    assert verdict(mutant, chosen) == (0, ["killer", "other", "killer"])
+    # A function only another module's test reached keeps that test.
+    assert verdict(mutant, chosen[1:2]) == (0, ["elsewhere"])
+    # Another function's mutant: no killers known, one session.
+    assert verdict("kie_instrumental.m.x_g__mutmut_1", chosen, OTHER_FAILS="1")[0] == 1
+    assert verdict("kie_instrumental.m.x_g__mutmut_1", chosen)[1] == ["other", "killer"]
 
 
 def test_a_mutants_tests_run_fastest_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,7 +159,7 @@ def test_a_mutants_tests_run_fastest_first(tmp_path: Path, monkeypatch: pytest.M
         SimpleNamespace(nodeid=n) for n in ("t.py::new", "t.py::slow", "t.py::fast", "t.py::mid")
     ]
     monkeypatch.chdir(tmp_path)
-    order.pytest_collection_modifyitems(_Config(), items)
+    order.pytest_collection_modifyitems(items)
     # Unmeasured tests last: a mutant's run stops at its first failing test.
     assert [i.nodeid for i in items] == ["t.py::fast", "t.py::mid", "t.py::slow", "t.py::new"]
 
@@ -229,7 +255,7 @@ def test_the_tests_that_killed_a_functions_mutants_before_run_first(
     items = [
         SimpleNamespace(nodeid=n) for n in ("t.py::fast", "t.py::other", *killers["pkg.m.x_f"])
     ]
-    order.pytest_collection_modifyitems(_Config(), items)
+    order.pytest_collection_modifyitems(items)
     assert [i.nodeid for i in items] == ["t.py::slow", "t.py::mid", "t.py::fast", "t.py::other"]
 
 

@@ -363,7 +363,8 @@ def _run(stage: Path, modules: dict[str, list[str]], tool: dict[str, Any], args:
     )
     start = time.monotonic()
     # The lowest priority: the machine is shared with test runs.
-    command = ["nice", "-n", "19", str(Path(sys.executable).with_name("mutmut")), "run"]
+    # mutmut's own command line, its pytest runner choosing each mutant's tests (runner.py).
+    command = ["nice", "-n", "19", sys.executable, "-m", "mutation.runner", "run"]
     command += ["--max-children", str(args.workers)]
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))

@@ -8,10 +8,8 @@ of the same function in earlier runs go first (`mutation/killers.json`, named by
 `KIE_MUTATION_KILLERS` variable), then the rest fastest first, by the durations mutmut measured
 in its stats run (`mutmut-stats.json`, in the working directory of every run). The order
 changes what a run costs, never its verdict: a mutant is killed when any of its tests fails.
-
-One mutmut run covers several modules, with the test files of all of them; a mutant runs only
-the tests of its own module's files (`KIE_MUTATION_TEST_FILES` names the JSON file that maps
-each module to them), as if its module had been run alone.
+Which tests a mutant runs at all, and the killers' own first session, are
+`mutation/runner.py`'s.
 Each kill is appended to the file `KIE_MUTATION_KILLS` names, which the next `killers.json`
 is made from.
 
@@ -34,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from mutation import function_of
+from mutation import killers_of
 
 STATS = Path("mutmut-stats.json")
 # mutmut.stats.status_by_exit_code: 36 is "timeout".
@@ -51,25 +49,6 @@ def _mutant() -> str:
     """The mutant this session tests ("" in mutmut's stats, clean and forced-fail runs)."""
     name = os.environ.get("MUTANT_UNDER_TEST", "")
     return name if "__mutmut_" in name else ""
-
-
-def _killers() -> list[str]:
-    path = os.environ.get("KIE_MUTATION_KILLERS")
-    if not path or not Path(path).exists():
-        return []
-    found = json.loads(Path(path).read_text("utf-8")).get(function_of(_mutant()), [])
-    return [str(test) for test in found]
-
-
-def _own_files() -> set[str] | None:
-    """The test files chosen for the mutant's module (None: no choice made, all of them)."""
-    path = os.environ.get("KIE_MUTATION_TEST_FILES")
-    mutant = _mutant()
-    if not path or not mutant or not Path(path).exists():
-        return None
-    module = mutant.split(".")[1]  # kie_instrumental.<module>.<function>__mutmut_<n>
-    chosen = json.loads(Path(path).read_text("utf-8")).get(module)
-    return None if chosen is None else {f"contract_tests/{name}" for name in chosen}
 
 
 def _note_kill(nodeid: str) -> None:
@@ -89,17 +68,11 @@ def bound(duration: float) -> float:
     return duration * SLOWDOWN + GRACE
 
 
-def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    own = _own_files()
-    if own is not None:
-        elsewhere = [item for item in items if item.nodeid.partition("::")[0] not in own]
-        if elsewhere:
-            items[:] = [item for item in items if item.nodeid.partition("::")[0] in own]
-            config.hook.pytest_deselected(items=elsewhere)
+def pytest_collection_modifyitems(items: list[Any]) -> None:
     if not STATS.exists():  # the stats run itself
         return
     _durations.update(json.loads(STATS.read_text("utf-8"))["duration_by_test"])
-    rank = {test: place for place, test in enumerate(_killers())}
+    rank = {test: place for place, test in enumerate(killers_of(_mutant()))}
     # A stable sort: tests of equal cost keep pytest's order (and share module fixtures).
     items.sort(
         key=lambda item: (rank.get(item.nodeid, len(rank)), _durations.get(item.nodeid, math.inf))

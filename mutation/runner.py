@@ -1,0 +1,68 @@
+"""mutmut's command line, with its pytest runner choosing a mutant's tests in two steps.
+
+mutmut hands each mutant's pytest session every test that called the mutated function in its
+stats run (hundreds, over twenty files, for a central function), and most of that session is
+spent collecting those files, not running the one test that kills the mutant. So:
+
+- A mutant runs only the tests of the files chosen for its own module (`KIE_MUTATION_TEST_FILES`
+  names the JSON file mapping each module to them), as if its module had been run alone. A
+  function mutmut saw called only by another module's test (a cached result is computed once,
+  in the first test that needs it) keeps the tests mutmut chose.
+- Its function's known killers (`mutation/killers.json`) run first, in a session of their own;
+  only when none of them fails does the full session run. The verdict is the same (a mutant is
+  killed when any of its tests fails); a killed mutant's session collects one file, not twenty.
+
+    python -m mutation.runner run [mutant ...]     # as `mutmut run`, in a staging directory
+
+Written against mutmut 3.8.1 (pinned): `PytestRunner.run_tests(mutant_name=, tests=)`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from mutmut.__main__ import cli
+from mutmut.runners.harness import PytestRunner
+
+from mutation import killers_of
+
+_run_tests = PytestRunner.run_tests
+
+
+def own_tests(mutant: str, tests: list[str]) -> list[str]:
+    """The mutant's tests in its own module's files (all of them when there are none)."""
+    path = os.environ.get("KIE_MUTATION_TEST_FILES")
+    if not path or not Path(path).exists():
+        return tests
+    module = mutant.split(".")[1]  # kie_instrumental.<module>.<function>__mutmut_<n>
+    chosen = json.loads(Path(path).read_text("utf-8")).get(module)
+    if chosen is None:
+        return tests
+    files = {f"contract_tests/{name}" for name in chosen}
+    own = [test for test in tests if test.partition("::")[0] in files]
+    return own or tests
+
+
+def run_tests(self: PytestRunner, *, mutant_name: str | None, tests: Iterable[str]) -> int:
+    """One mutant's verdict: its killers' session first, then (if they pass) all its tests."""
+    chosen = list(tests)
+    if not mutant_name or "__mutmut_" not in mutant_name or not chosen:
+        return int(_run_tests(self, mutant_name=mutant_name, tests=chosen))
+    chosen = own_tests(mutant_name, chosen)
+    reached = set(chosen)
+    first = [test for test in killers_of(mutant_name) if test in reached]
+    if first and len(first) < len(chosen):
+        code = int(_run_tests(self, mutant_name=mutant_name, tests=first))
+        if code != 0:
+            return code
+    return int(_run_tests(self, mutant_name=mutant_name, tests=chosen))
+
+
+PytestRunner.run_tests = run_tests  # type: ignore[method-assign]
+
+if __name__ == "__main__":
+    sys.exit(cli())
