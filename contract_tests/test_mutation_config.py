@@ -223,6 +223,9 @@ def test_an_equivalents_line_may_name_several_mutants_of_one_kind(
     driver = _driver()
     listed = tmp_path / "MUTATION.md"
     listed.write_text(
+        "# Mutation testing\n\n- `m.x_early__mutmut_1`: before the equivalents: not one\n\n"
+        "## Killed by `make test` only\n\n- `m.x_k__mutmut_3`: `test_t.py::test_line`\n\n"
+        "## Equivalent mutants\n\n"
         "- `m.x_a__mutmut_1`: one reason: with a colon, and `m.x_z__mutmut_9` in the text\n"
         "- `m.xǁCǁget__mutmut_7`, `m.xǁCǁget__mutmut_8`: another\n"
         "not a list line `m.x_b__mutmut_2`: no\n",
@@ -234,6 +237,7 @@ def test_an_equivalents_line_may_name_several_mutants_of_one_kind(
         "m.xǁCǁget__mutmut_7",
         "m.xǁCǁget__mutmut_8",
     }
+    assert driver._killed_by_make_test() == {"m.x_k__mutmut_3": "test_t.py::test_line"}
 
 
 def test_the_tests_that_killed_a_functions_mutants_before_run_first(
@@ -349,3 +353,34 @@ def test_a_confirmed_equivalent_is_not_run_again_until_its_function_changes(
     shutil.rmtree("mutants")
     driver._seed_confirmed(tmp_path, "m")
     assert generate(code.replace("x + 1", "x + 2"))["exit_code_by_key"][f_mutant] is None
+
+
+def test_a_mutant_only_make_test_sees_counts_killed_when_its_test_fails_on_plain_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """The caller's-line test is left out of mutation runs (mutmut's trampolines add frames);
+    a mutant listed as killed by it is checked on a plain copy of the code with the mutant
+    applied (mutmut's own `apply`, for real): killed when that test fails there, not when the
+    test cannot see the change. The staged copy is the code as it is afterwards."""
+    driver = _driver()
+    stage = driver._stage(tmp_path / "stage", {"_routes": MODULES["_routes"]}, TOOL)
+    monkeypatch.chdir(stage)
+    configuration.reset_config()
+    request.addfinalizer(configuration.reset_config)
+    from mutmut.__main__ import create_file_mutants
+
+    source = Path("src/kie_instrumental/_routes.py")
+    assert create_file_mutants(source).error is None
+    test = driver._killed_by_make_test()[
+        "kie_instrumental._routes.xǁRouteǁwarn_discontinued__mutmut_14"
+    ]
+    assert test.split("::")[1] in " ".join(TOOL["kie-mutation"]["deselect"])
+    # stacklevel - 1: the warning points into the library, not at the caller's line.
+    assert driver._killed_on_plain_code(
+        stage, "_routes", "kie_instrumental._routes.xǁRouteǁwarn_discontinued__mutmut_14", test
+    )
+    # A listed equivalent (`rsplit("/")` for `rsplit("/", 1)`): the test passes on it.
+    assert not driver._killed_on_plain_code(
+        stage, "_routes", "kie_instrumental._routes.x__ref_name__mutmut_4", test
+    )
+    assert source.read_bytes() == (ROOT / "wrapper/kie_instrumental/_routes.py").read_bytes()

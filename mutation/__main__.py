@@ -41,6 +41,11 @@ STAGING = ROOT / "build" / "mutation"
 TEST_FILES = "test-files.json"
 SUMMARY = ROOT / "contract_tests" / "mutation-summary.md"
 EQUIVALENTS = ROOT / "contract_tests" / "MUTATION.md"
+EQUIVALENTS_HEADING = "Equivalent mutants"
+# Mutants only a test `make test` runs sees (a caller's line: mutmut's trampolines add frames),
+# each checked after the run on a plain copy of the code.
+MAKE_TEST_HEADING = "Killed by `make test` only"
+MAKE_TEST_KILLS = "killed-by-make-test.json"
 # Per mutated function, the tests that killed its mutants, most kills first: the order a
 # mutant's tests run in (mutation/order.py). Written by each run, kept in git for the next.
 KILLERS = ROOT / "mutation" / "killers.json"
@@ -233,19 +238,78 @@ def _record_killers(stage: Path) -> None:
     KILLERS.write_text(json.dumps(killers, indent=0, sort_keys=True) + "\n", "utf-8")
 
 
-def _equivalents() -> set[str]:
-    """Mutant names listed in MUTATION.md's equivalents (`- \\`name\\`, \\`name\\`: why`: one
-    reason may serve several mutants of the same kind)."""
+def _section(heading: str) -> str:
+    """The text of MUTATION.md under a `## ` heading, up to the next one."""
     if not EQUIVALENTS.exists():
-        return set()
+        return ""
+    text = EQUIVALENTS.read_text("utf-8")
+    start = text.find(f"\n## {heading}\n")
+    if start < 0:
+        return ""
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end >= 0 else len(text)]
+
+
+def _equivalents() -> set[str]:
+    """Mutant names listed in MUTATION.md's equivalents ("- `name`, `name`: why": one
+    reason may serve several mutants of the same kind)."""
     names: set[str] = set()
-    for line in re.findall(r"^- (`[^:]+`):", EQUIVALENTS.read_text("utf-8"), re.M):
+    for line in re.findall(r"^- (`[^:]+`):", _section(EQUIVALENTS_HEADING), re.M):
         names.update(re.findall(r"`([\w.]+__mutmut_\d+)`", line))
     return names
 
 
+def _killed_by_make_test() -> dict[str, str]:
+    """MUTATION.md's mutants that only a test left out of mutation runs sees (`deselect`):
+    "- `name`: `test_file.py::test`", the mutant's name and the test that kills it."""
+    found = re.findall(r"^- `([\w.]+__mutmut_\d+)`: `([^`]+)`", _section(MAKE_TEST_HEADING), re.M)
+    return dict(found)
+
+
+def _killed_on_plain_code(stage: Path, module: str, mutant: str, test: str) -> bool:
+    """The mutant applied to a plain copy of the code (no trampolines: `mutmut apply`), the
+    named test fails on it and passes on the code as it is."""
+    source = stage / "src" / "kie_instrumental" / f"{module}.py"
+    env = dict(os.environ, PYTHONPATH=str(stage / "src"), PYTHONDONTWRITEBYTECODE="1")
+    # The copy in the staging directory is the package imported, not the editable install.
+    probe = "import sys, pytest, kie_instrumental as k; assert k.__file__.startswith(sys.argv[1])"
+    probe += "; sys.exit(pytest.main(sys.argv[2:]))"
+    argv = [sys.executable, "-c", probe, str(stage / "src"), "-q", "-p", "no:xdist"]
+    argv += ["-p", "no:cacheprovider", f"contract_tests/{test}"]
+
+    def outcome() -> int:
+        done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, check=False)  # noqa: S603
+        return done.returncode
+
+    try:
+        if outcome() != 0:
+            return False  # the test fails on the code as it is: it proves nothing
+        runner = [sys.executable, "-m", "mutation.runner", "apply", mutant]
+        env_apply = dict(os.environ, PYTHONPATH=str(ROOT))
+        subprocess.run(runner, cwd=stage, env=env_apply, capture_output=True, check=True)  # noqa: S603
+        return outcome() == 1  # 1: a test failed
+    finally:
+        shutil.copy2(ROOT / "wrapper" / "kie_instrumental" / f"{module}.py", source)
+
+
+def _check_make_test_kills(stage: Path, modules: dict[str, list[str]]) -> None:
+    """After a run: each listed mutant the run saw survive, checked on the plain code; the
+    ones the named test kills there are recorded in `<stage>/killed-by-make-test.json`."""
+    killed: dict[str, str] = {}
+    for mutant, test in sorted(_killed_by_make_test().items()):
+        module = mutant.split(".")[1]
+        survived = module in modules and _results(stage, module).get(mutant) == "survived"
+        if survived and _killed_on_plain_code(stage, module, mutant, test):
+            killed[mutant] = test
+    (stage / MAKE_TEST_KILLS).write_text(json.dumps(killed, indent=0) + "\n", "utf-8")
+
+
 def _write_summary(
-    rows: dict[str, dict[str, str]], run: dict[str, Any], carried: dict[str, int], summary: Path
+    rows: dict[str, dict[str, str]],
+    run: dict[str, Any],
+    carried: dict[str, int],
+    by_make_test: dict[str, str],
+    summary: Path,
 ) -> None:
     equivalent = _equivalents()
     how = "from scratch" if run.get("fresh") else "re-testing only what changed"
@@ -263,7 +327,8 @@ def _write_summary(
         "killed / (checked - equivalent). Killed: by a test, by `mypy --strict` (which `make",
         "lint` runs: such a mutant never passes CI), or timed out (it hangs a call the tests",
         "bound); `no tests` counts as not killed; `not checked`: the run was stopped. `tests",
-        "alone`: the score among the mutants mypy lets through.",
+        "alone`: the score among the mutants mypy lets through. `make test`: killed by a test",
+        "mutation runs leave out, checked on a plain copy of the code (`MUTATION.md`).",
         "",
         "| module | mutants | killed by tests | by mypy | timed out | survived | equivalent"
         " | no tests | not checked | score | tests alone |",
@@ -274,11 +339,13 @@ def _write_summary(
         kinds = ("killed", "type check", "timeout", "survived", "no tests", "not checked")
         counts = {s: 0 for s in kinds}
         counts["other"] = 0
-        eq = 0
+        eq = outside = 0
         for name, status in results.items():
             if status == "survived" and name in equivalent:
                 eq += 1
                 continue
+            if status == "survived" and name in by_make_test:
+                status, outside = "killed", outside + 1
             counts[status if status in counts else "other"] += 1
             if status not in ("killed", "type check", "timeout", "not checked"):
                 survivors.append(f"- `{name}`: {status}")
@@ -290,8 +357,9 @@ def _write_summary(
         ran = checked - eq - counts["type check"]
         by_tests = f"{100 * (caught - counts['type check']) / ran:.1f} %" if ran else "-"
         listed = f"{eq} ({carried[module]} not run)" if carried.get(module) else f"{eq}"
+        killed = f"{counts['killed']} ({outside} `make test`)" if outside else f"{counts['killed']}"
         out.append(
-            f"| `{module}.py` | {len(results)} | {counts['killed']} | {counts['type check']} "
+            f"| `{module}.py` | {len(results)} | {killed} | {counts['type check']} "
             f"| {counts['timeout']} "
             f"| {counts['survived']} | {listed} | {counts['no tests']} | {counts['not checked']} "
             f"| {score} | {by_tests} |"
@@ -327,7 +395,8 @@ def _summarize(stage: Path, summary: Path) -> None:
     run = _read_json(stage / "run.json")
     modules = sorted(_read_json(stage / TEST_FILES))
     rows = {m: _results(stage, m) for m in modules if _meta_path(stage, m).exists()}
-    _write_summary(rows, run, run.get("carried", {}), summary)
+    by_make_test = _read_json(stage / MAKE_TEST_KILLS)
+    _write_summary(rows, run, run.get("carried", {}), by_make_test, summary)
     print(f"mutation: summary in {summary}", flush=True)
 
 
@@ -404,6 +473,7 @@ def _run(stage: Path, modules: dict[str, list[str]], tool: dict[str, Any], args:
     record |= {"modules": list(modules), "carried": carried}
     (stage / "run.json").write_text(json.dumps(record) + "\n", "utf-8")
     print(f"mutation: done in {seconds / 60:.1f} min (exit {code})", flush=True)
+    _check_make_test_kills(stage, modules)
     with _shared_files():
         _record_killers(stage)
         for module in modules:
