@@ -339,7 +339,7 @@ def test_a_confirmed_equivalent_is_not_run_again_until_its_function_changes(
     names = sorted(generate(code)["exit_code_by_key"])
     f_mutant = next(n for n in names if ".x_f__" in n)
     g_mutant = next(n for n in names if ".x_g__" in n)
-    listed.write_text(f"- `{f_mutant}`, `{g_mutant}`: why\n", "utf-8")
+    listed.write_text(f"## Equivalent mutants\n\n- `{f_mutant}`, `{g_mutant}`: why\n", "utf-8")
     meta = generate(code) | {"exit_code_by_key": {f_mutant: 0, g_mutant: 1}}
     (output.parent / "m.py.meta").write_text(json.dumps(meta), "utf-8")
     driver._record_confirmed(tmp_path, "m")  # f's survived: confirmed; g's was killed: not
@@ -384,3 +384,42 @@ def test_a_mutant_only_make_test_sees_counts_killed_when_its_test_fails_on_plain
         stage, "_routes", "kie_instrumental._routes.x__ref_name__mutmut_4", test
     )
     assert source.read_bytes() == (ROOT / "wrapper/kie_instrumental/_routes.py").read_bytes()
+
+
+def test_the_clean_run_is_left_out_only_after_stats_passed_every_chosen_test(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """mutmut's clean run checks every chosen test passes on the unmutated code; its stats
+    run, just before, ran the same tests on the same code. The clean run is left out only when
+    that stats run covered every test (an empty list) and passed; otherwise it runs."""
+    # mutmut reads its configuration on import, from the working directory.
+    monkeypatch.chdir(tmp_path)
+    Path("pyproject.toml").write_text('[tool.mutmut]\nsource_paths = ["src"]\n', "utf-8")
+    Path("src").mkdir()
+    configuration.reset_config()
+    request.addfinalizer(configuration.reset_config)
+    from mutation import runner
+
+    ran: list[list[str]] = []
+
+    def stats(code: int) -> Any:
+        return lambda _self, tests: code
+
+    def clean(_self: object, tests: list[str]) -> int:
+        ran.append(tests)
+        return 0
+
+    monkeypatch.setattr(runner, "_run_clean_tests", clean)
+    monkeypatch.setattr(runner, "_all_passed_in_stats", False)
+    server: Any = object()
+    for stats_code, stats_tests, clean_tests, runs in [
+        (0, [], [], False),  # every test passed in stats: not run again
+        (1, [], [], True),  # a test failed in stats (mutmut stops there anyway)
+        (0, ["t.py::new"], [], True),  # stats for new tests only: the rest unchecked
+        (0, [], ["t.py::a"], True),  # mutmut's clean run for named mutants' tests
+    ]:
+        ran.clear()
+        monkeypatch.setattr(runner, "_collect_stats", stats(stats_code))
+        assert runner.collect_stats(server, stats_tests) == stats_code
+        assert runner.run_clean_tests(server, clean_tests) == 0
+        assert ran == ([clean_tests] if runs else []), (stats_code, stats_tests, clean_tests)

@@ -242,7 +242,7 @@ def _section(heading: str) -> str:
     """The text of MUTATION.md under a `## ` heading, up to the next one."""
     if not EQUIVALENTS.exists():
         return ""
-    text = EQUIVALENTS.read_text("utf-8")
+    text = "\n" + EQUIVALENTS.read_text("utf-8")
     start = text.find(f"\n## {heading}\n")
     if start < 0:
         return ""

@@ -12,9 +12,14 @@ spent collecting those files, not running the one test that kills the mutant. So
   only when none of them fails does the full session run. The verdict is the same (a mutant is
   killed when any of its tests fails); a killed mutant's session collects one file, not twenty.
 
+- mutmut's clean run (every chosen test on the unmutated code) is left out when its stats run
+  has just run every chosen test on the same code and all passed: the same check, done once.
+
     python -m mutation.runner run [mutant ...]     # as `mutmut run`, in a staging directory
 
-Written against mutmut 3.8.1 (pinned): `PytestRunner.run_tests(mutant_name=, tests=)`.
+Written against mutmut 3.8.1 (pinned): `PytestRunner.run_tests(mutant_name=, tests=)` and the
+fork server's `collect_stats(tests)` and `run_clean_tests(tests)` (`process_isolation =
+"forkserver"`; an empty list of tests means all of them).
 """
 
 from __future__ import annotations
@@ -27,10 +32,15 @@ from pathlib import Path
 
 from mutmut.__main__ import cli
 from mutmut.runners.harness import PytestRunner
+from mutmut.workers.isolation import ForkServerRunner
 
 from mutation import killers_of
 
 _run_tests = PytestRunner.run_tests
+_collect_stats = ForkServerRunner.collect_stats
+_run_clean_tests = ForkServerRunner.run_clean_tests
+# Whether this process's stats run ran every chosen test, and each passed (unmutated code).
+_all_passed_in_stats = False
 
 
 def own_tests(mutant: str, tests: list[str]) -> list[str]:
@@ -62,7 +72,24 @@ def run_tests(self: PytestRunner, *, mutant_name: str | None, tests: Iterable[st
     return int(_run_tests(self, mutant_name=mutant_name, tests=chosen))
 
 
+def collect_stats(self: ForkServerRunner, tests: Iterable[str] | None) -> int:
+    global _all_passed_in_stats
+    chosen = list(tests or [])
+    code = int(_collect_stats(self, chosen))
+    _all_passed_in_stats = not chosen and code == 0
+    return code
+
+
+def run_clean_tests(self: ForkServerRunner, tests: Iterable[str]) -> int:
+    chosen = list(tests)
+    if not chosen and _all_passed_in_stats:
+        return 0
+    return int(_run_clean_tests(self, chosen))
+
+
 PytestRunner.run_tests = run_tests  # type: ignore[method-assign]
+ForkServerRunner.collect_stats = collect_stats  # type: ignore[method-assign]
+ForkServerRunner.run_clean_tests = run_clean_tests  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     sys.exit(cli())
