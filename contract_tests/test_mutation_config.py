@@ -118,34 +118,57 @@ def test_a_mutant_runs_its_modules_tests_and_its_killers_in_a_session_of_their_o
         "contract_tests/test_elsewhere.py::test_elsewhere",
         "contract_tests/test_own.py::test_killer",
     ]
+    # One process runs every case (as mutmut's fork server runs session after session): each
+    # case is a mutant, its tests and the environment its tests see.
     run = (
-        "import sys, json, mutation.runner; from mutmut.runners.harness import PytestRunner; "
-        "sys.exit(PytestRunner().run_tests(mutant_name=sys.argv[1], tests=json.loads(sys.argv[2])))"
+        "import sys, os, json, mutation.runner; from mutmut.runners.harness import PytestRunner\n"
+        "out = []\n"
+        "for mutant, tests, env in json.load(sys.stdin):\n"
+        "    os.environ.update(env)\n"
+        "    code = PytestRunner().run_tests(mutant_name=mutant, tests=tests)\n"
+        "    ran = open(env['RAN']).read().split() if os.path.exists(env['RAN']) else []\n"
+        "    out.append([code, ran])\n"
+        "print(json.dumps(out))\n"
     )
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTEST_ADDOPTS="-p no:cacheprovider")
     env |= {"KIE_MUTATION_TEST_FILES": str(tmp_path / "files.json")}
     env |= {"KIE_MUTATION_KILLERS": str(tmp_path / "killers.json")}
-
-    def verdict(mutant: str, tests: list[str], **fails: str) -> tuple[int, list[str]]:
-        ran = tmp_path / "ran.txt"
-        ran.unlink(missing_ok=True)
-        argv = [sys.executable, "-c", run, mutant, json.dumps(tests)]
-        done = subprocess.run(
-            argv, cwd=tmp_path, env=env | fails | {"RAN": str(ran)}, capture_output=True, timeout=60
-        )
-        return done.returncode, ran.read_text("utf-8").split() if ran.exists() else []
-
-    mutant = "kie_instrumental.m.x_f__mutmut_3"
-    assert verdict(mutant, chosen, KILLER_FAILS="1") == (1, ["killer"])
-    # The killer passes: the full session (the given order here: no order.py) stops at the
-    # first failure (-x).
-    assert verdict(mutant, chosen, OTHER_FAILS="1") == (1, ["killer", "other"])
-    assert verdict(mutant, chosen) == (0, ["killer", "other", "killer"])
-    # A function only another module's test reached keeps that test.
-    assert verdict(mutant, chosen[1:2]) == (0, ["elsewhere"])
-    # Another function's mutant: no killers known, one session.
-    assert verdict("kie_instrumental.m.x_g__mutmut_1", chosen, OTHER_FAILS="1")[0] == 1
-    assert verdict("kie_instrumental.m.x_g__mutmut_1", chosen)[1] == ["other", "killer"]
+    mutant, other = "kie_instrumental.m.x_f__mutmut_3", "kie_instrumental.m.x_g__mutmut_1"
+    cases = [
+        (mutant, chosen, {"KILLER_FAILS": "1"}),
+        (mutant, chosen, {"OTHER_FAILS": "1"}),
+        (mutant, chosen, {}),
+        (mutant, chosen[1:2], {}),
+        (other, chosen, {"OTHER_FAILS": "1"}),
+        (other, chosen, {}),
+    ]
+    # Each case: no test fails but the one named; a file of its own for the tests it ran.
+    plain = {"KILLER_FAILS": "", "OTHER_FAILS": ""}
+    runs = [
+        [m, t, plain | fails | {"RAN": str(tmp_path / f"ran{i}.txt")}]
+        for i, (m, t, fails) in enumerate(cases)
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", run],
+        input=json.dumps(runs),
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    verdicts = [tuple(v) for v in json.loads(done.stdout.splitlines()[-1])]
+    assert verdicts == [
+        (1, ["killer"]),  # the killer fails in its own session: nothing else runs
+        # The killer passes: the full session (the given order here: no order.py) stops at
+        # the first failure (-x).
+        (1, ["killer", "other"]),
+        (0, ["killer", "other", "killer"]),
+        (0, ["elsewhere"]),  # a function only another module's test reached keeps that test
+        (1, ["other"]),  # no killers known for this function: one session
+        (0, ["other", "killer"]),
+    ]
 
 
 def test_a_mutants_tests_run_fastest_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
