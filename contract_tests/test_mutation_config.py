@@ -133,6 +133,7 @@ def test_a_mutant_runs_its_modules_tests_and_its_killers_in_a_session_of_their_o
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTEST_ADDOPTS="-p no:cacheprovider")
     env |= {"KIE_MUTATION_TEST_FILES": str(tmp_path / "files.json")}
     env |= {"KIE_MUTATION_KILLERS": str(tmp_path / "killers.json")}
+    env |= {"KIE_MUTATION_TIMES": str(tmp_path / "times.jsonl")}
     mutant, other = "kie_instrumental.m.x_f__mutmut_3", "kie_instrumental.m.x_g__mutmut_1"
     cases = [
         (mutant, chosen, {"KILLER_FAILS": "1"}),
@@ -169,6 +170,21 @@ def test_a_mutant_runs_its_modules_tests_and_its_killers_in_a_session_of_their_o
         (1, ["other"]),  # no killers known for this function: one session
         (0, ["other", "killer"]),
     ]
+    # Each mutant's verdict, the session that gave it and its time, for the summary.
+    noted = [json.loads(line) for line in (tmp_path / "times.jsonl").read_text().splitlines()]
+    assert [(n["session"], n["exit"]) for n in noted] == [
+        ("killers", 1),
+        ("all", 1),
+        ("all", 0),
+        ("all", 0),
+        ("all", 1),
+        ("all", 0),
+    ]
+    assert all(0 < n["seconds"] < 60 for n in noted)
+    spent = _driver()._time_spent(tmp_path / "times.jsonl")
+    assert "killed by a known killer 1 (" in spent
+    assert "killed by another test 2 (" in spent
+    assert "not killed (all tests run) 3 (" in spent
 
 
 def test_a_mutants_tests_run_fastest_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -49,7 +49,9 @@ MAKE_TEST_KILLS = "killed-by-make-test.json"
 # Per mutated function, the tests that killed its mutants, most kills first: the order a
 # mutant's tests run in (mutation/order.py). Written by each run, kept in git for the next.
 KILLERS = ROOT / "mutation" / "killers.json"
-KILLERS_KEPT = 5
+KILLERS_KEPT = 10
+# Per mutant tested, the session that gave its verdict and its seconds (mutation/runner.py).
+TIMES = "times.jsonl"
 # Listed equivalents seen surviving every test, with the hash mutmut gave their function then:
 # while the function is unchanged, the mutant is the same code and is not run again.
 CONFIRMED = ROOT / "mutation" / "equivalents.json"
@@ -140,6 +142,9 @@ def _stage(stage: Path, modules: dict[str, list[str]], tool: dict[str, Any]) -> 
     settings["type_check_command"] = [
         *(sys.executable, "-m", "mypy", "--strict", "--no-warn-unused-ignores"),
         *("--disable-error-code", "no-redef", "--output", "json"),
+        # A cache outside the staging directory (which --fresh removes): what the mutated
+        # modules import is checked once, not on every run. The verdicts are mypy's either way.
+        *("--cache-dir", str(STAGING / ".mypy_cache")),
         *sources,
     ]
     lines = ["[tool.mutmut]"]
@@ -309,6 +314,7 @@ def _write_summary(
     run: dict[str, Any],
     carried: dict[str, int],
     by_make_test: dict[str, str],
+    spent: str,
     summary: Path,
 ) -> None:
     equivalent = _equivalents()
@@ -329,6 +335,7 @@ def _write_summary(
         "bound); `no tests` counts as not killed; `not checked`: the run was stopped. `tests",
         "alone`: the score among the mutants mypy lets through. `make test`: killed by a test",
         "mutation runs leave out, checked on a plain copy of the code (`MUTATION.md`).",
+        *([spent] if spent else []),
         "",
         "| module | mutants | killed by tests | by mypy | timed out | survived | equivalent"
         " | no tests | not checked | score | tests alone |",
@@ -369,6 +376,26 @@ def _write_summary(
     summary.write_text("\n".join(out) + "\n", "utf-8")
 
 
+def _time_spent(times: Path) -> str:
+    """Where the mutants' test time went: killed in their killers' own session, or in the
+    session of all their tests (killed, or not: survived), in worker seconds."""
+    if not times.exists():
+        return ""
+    kinds: dict[str, list[float]] = {}
+    for line in times.read_text("utf-8").splitlines():
+        try:
+            noted = json.loads(line)
+        except ValueError:  # a line cut short by a stopped run
+            continue
+        if noted["session"] == "killers":
+            kind = "killed by a known killer"
+        else:
+            kind = "killed by another test" if noted["exit"] else "not killed (all tests run)"
+        kinds.setdefault(kind, []).append(float(noted["seconds"]))
+    parts = [f"{kind} {len(t)} ({sum(t) / 60:.1f} min)" for kind, t in sorted(kinds.items())]
+    return "Mutants tested, and their worker time: " + ", ".join(parts) + "."
+
+
 def _cpu_note(last: dict[str, Any]) -> str:
     # The CPU time is what the run costs whatever else the machine did meanwhile. Spread over
     # 2 cores it is a floor for the same run's wall time on an idle 2-core machine (tests that
@@ -396,7 +423,8 @@ def _summarize(stage: Path, summary: Path) -> None:
     modules = sorted(_read_json(stage / TEST_FILES))
     rows = {m: _results(stage, m) for m in modules if _meta_path(stage, m).exists()}
     by_make_test = _read_json(stage / MAKE_TEST_KILLS)
-    _write_summary(rows, run, run.get("carried", {}), by_make_test, summary)
+    spent = _time_spent(stage / TIMES)
+    _write_summary(rows, run, run.get("carried", {}), by_make_test, spent, summary)
     print(f"mutation: summary in {summary}", flush=True)
 
 
@@ -439,8 +467,10 @@ def _run(stage: Path, modules: dict[str, list[str]], tool: dict[str, Any], args:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["KIE_MUTATION_KILLERS"] = str(KILLERS)
     env["KIE_MUTATION_KILLS"] = str(stage / "kills.jsonl")
+    env["KIE_MUTATION_TIMES"] = str(stage / TIMES)
     env["KIE_MUTATION_TEST_FILES"] = str(stage / TEST_FILES)
     (stage / "kills.jsonl").unlink(missing_ok=True)
+    (stage / TIMES).unlink(missing_ok=True)
     cpu = 0.0
     with (stage / "mutmut.log").open("w", encoding="utf-8") as log:
 

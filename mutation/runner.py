@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -62,14 +63,35 @@ def run_tests(self: PytestRunner, *, mutant_name: str | None, tests: Iterable[st
     chosen = list(tests)
     if not mutant_name or "__mutmut_" not in mutant_name or not chosen:
         return int(_run_tests(self, mutant_name=mutant_name, tests=chosen))
+    started = time.monotonic()
     chosen = own_tests(mutant_name, chosen)
     reached = set(chosen)
     first = [test for test in killers_of(mutant_name) if test in reached]
+    code = 0
     if first and len(first) < len(chosen):
         code = int(_run_tests(self, mutant_name=mutant_name, tests=first))
         if code != 0:
+            _note_time(mutant_name, "killers", code, started)
             return code
-    return int(_run_tests(self, mutant_name=mutant_name, tests=chosen))
+    code = int(_run_tests(self, mutant_name=mutant_name, tests=chosen))
+    _note_time(mutant_name, "all", code, started)
+    return code
+
+
+def _note_time(mutant: str, session: str, code: int, started: float) -> None:
+    """One line per mutant (`KIE_MUTATION_TIMES`): which session gave the verdict, how long
+    the mutant took; the summary says where a run's time went. (A mutant that hangs ends its
+    process in order.py first and is not noted.)"""
+    path = os.environ.get("KIE_MUTATION_TIMES")
+    if not path:
+        return
+    line = {"mutant": mutant, "session": session, "exit": code}
+    line["seconds"] = round(time.monotonic() - started, 3)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (json.dumps(line) + "\n").encode())
+    finally:
+        os.close(fd)
 
 
 def collect_stats(self: ForkServerRunner, tests: Iterable[str] | None) -> int:
