@@ -462,3 +462,38 @@ def test_the_clean_run_is_left_out_only_after_stats_passed_every_chosen_test(
         assert runner.collect_stats(server, stats_tests) == stats_code
         assert runner.run_clean_tests(server, clean_tests) == 0
         assert ran == ([clean_tests] if runs else []), (stats_code, stats_tests, clean_tests)
+
+
+def test_the_libraries_caches_are_emptied_after_the_fork_servers_warm_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """A test file that builds validation rules at import fills the library's caches in the
+    fork server; every mutant's process would inherit the unmutated rules. The runner empties
+    each of the library's caches after the warm-up, so a mutant computes them again."""
+    # mutmut reads its configuration on import, from the working directory.
+    monkeypatch.chdir(tmp_path)
+    Path("pyproject.toml").write_text('[tool.mutmut]\nsource_paths = ["src"]\n', "utf-8")
+    Path("src").mkdir()
+    configuration.reset_config()
+    request.addfinalizer(configuration.reset_config)
+    from kie_instrumental import _spec, _validation
+
+    from mutation import runner
+
+    _validation.request_validator(_spec.request_schema_name(_spec.ADD_INSTRUMENTAL_PATH))
+    assert _validation.request_validator.cache_info().currsize > 0
+    warmed: list[str] = []
+    monkeypatch.setattr(runner, "_warm_up", lambda _self: warmed.append("collected"))
+    runner.warm_up(object())  # type: ignore[arg-type]
+    assert warmed == ["collected"]
+    assert _validation.request_validator.cache_info().currsize == 0
+    assert _validation.python_name.cache_info().currsize == 0
+    # In mutmut's stats run (and only there) they are emptied before each test too: a test
+    # relying on cached rules is credited with the functions that build them.
+    from mutation import order
+
+    for under_test, emptied in [("stats", True), ("", False), ("m.x_f__mutmut_1", False)]:
+        _validation.request_validator(_spec.request_schema_name(_spec.ADD_INSTRUMENTAL_PATH))
+        monkeypatch.setenv("MUTANT_UNDER_TEST", under_test)
+        order.pytest_runtest_setup(object())
+        assert (_validation.request_validator.cache_info().currsize == 0) is emptied, under_test

@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from mutation import killers_of
+from mutation import forget_cached_results, killers_of
 
 STATS = Path("mutmut-stats.json")
 # mutmut.stats.status_by_exit_code: 36 is "timeout".
@@ -77,6 +77,14 @@ def pytest_collection_modifyitems(items: list[Any]) -> None:
     items.sort(
         key=lambda item: (rank.get(item.nodeid, len(rank)), _durations.get(item.nodeid, math.inf))
     )
+
+
+def pytest_runtest_setup(item: Any) -> None:
+    # mutmut's stats run credits each test with the functions it calls: the library's caches
+    # are emptied before each test there, so a test relying on a cached result is credited
+    # with the functions behind it too, not only the first test that needed it.
+    if os.environ.get("MUTANT_UNDER_TEST") == "stats":
+        forget_cached_results()
 
 
 def pytest_runtest_logreport(report: Any) -> None:

@@ -12,6 +12,10 @@ spent collecting those files, not running the one test that kills the mutant. So
   only when none of them fails does the full session run. The verdict is the same (a mutant is
   killed when any of its tests fails); a killed mutant's session collects one file, not twenty.
 
+- mutmut's fork server imports every chosen test file before the first mutant (its warm-up),
+  and a test file that calls the library at import fills the library's caches (validation
+  rules, request plans) with the unmutated code's results, which every mutant's process would
+  inherit. They are emptied after the warm-up: each mutant computes them again, mutated.
 - mutmut's clean run (every chosen test on the unmutated code) is left out when its stats run
   has just run every chosen test on the same code and all passed: the same check, done once.
 
@@ -35,9 +39,10 @@ from mutmut.__main__ import cli
 from mutmut.runners.harness import PytestRunner
 from mutmut.workers.isolation import ForkServerRunner
 
-from mutation import killers_of
+from mutation import forget_cached_results, killers_of
 
 _run_tests = PytestRunner.run_tests
+_warm_up = PytestRunner.warm_up
 _collect_stats = ForkServerRunner.collect_stats
 _run_clean_tests = ForkServerRunner.run_clean_tests
 # Whether this process's stats run ran every chosen test, and each passed (unmutated code).
@@ -94,6 +99,11 @@ def _note_time(mutant: str, session: str, code: int, started: float) -> None:
         os.close(fd)
 
 
+def warm_up(self: PytestRunner) -> None:
+    _warm_up(self)
+    forget_cached_results()
+
+
 def collect_stats(self: ForkServerRunner, tests: Iterable[str] | None) -> int:
     global _all_passed_in_stats
     chosen = list(tests or [])
@@ -110,6 +120,7 @@ def run_clean_tests(self: ForkServerRunner, tests: Iterable[str]) -> int:
 
 
 PytestRunner.run_tests = run_tests  # type: ignore[method-assign]
+PytestRunner.warm_up = warm_up  # type: ignore[method-assign]
 ForkServerRunner.collect_stats = collect_stats  # type: ignore[method-assign]
 ForkServerRunner.run_clean_tests = run_clean_tests  # type: ignore[method-assign]
 
