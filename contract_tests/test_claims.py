@@ -29,7 +29,10 @@ def _dead_pid() -> int:
 @pytest.fixture
 def live_process() -> Iterator[subprocess.Popen[bytes]]:
     """A running process of this machine, standing for a holder still at work."""
-    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    # Every signal's default action, whatever the test run inherited (`nohup` ignores SIGHUP):
+    # a signal sent by the liveness check would stop it.
+    code = "import signal, time; signal.signal(signal.SIGHUP, signal.SIG_DFL); time.sleep(30)"
+    process = subprocess.Popen([sys.executable, "-c", code])
     try:
         yield process
     finally:
@@ -133,6 +136,11 @@ def test_a_holder_this_user_may_not_signal_keeps_its_claim(
 
     monkeypatch.setattr(os, "kill", another_users)
     assert SQLiteClaims(path).claim("a") is False
+
+
+def test_a_locked_claims_file_is_waited_for_ten_seconds_by_default() -> None:
+    # The documented default (a locked file is waited for, not failed on at once).
+    assert inspect.signature(SQLiteClaims).parameters["busy_timeout"].default == 10.0
 
 
 def test_a_lease_of_zero_is_over_the_moment_it_is_taken(

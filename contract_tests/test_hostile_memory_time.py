@@ -448,6 +448,27 @@ def test_one_thread_bounds_all_of_a_sync_clients_requests() -> None:
     assert len(started) <= 3, started
 
 
+def test_the_watchdogs_thread_ends_with_the_last_request_it_watched() -> None:
+    """No thread stays behind waiting out the budget (30 s) of a request that has finished."""
+
+    def watchdogs() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "kie-instrumental-watchdog"]
+
+    with HostileServer() as server:
+        server.script("GET", CREDIT_PATH, Reply(200, json=CREDITS))
+        with client_for("sync", server.url, timeout=30) as client:
+            assert client.get_credits() == 10
+            deadline = time.monotonic() + 10
+            while watchdogs() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert not watchdogs()
+            # A later request starts one again, and it ends the same way.
+            assert client.get_credits() == 10
+            while watchdogs() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert not watchdogs()
+
+
 SCRIPT = textwrap.dedent(
     """
     import sys, threading, time

@@ -90,7 +90,9 @@ _SCHEMA = (
 
 
 class SQLiteClaims:
-    """Claims in a SQLite file (beside the journal), for the processes of one machine."""
+    """Claims in a SQLite file (beside the journal), for the processes of one machine.
+    A call waits up to `busy_timeout` seconds (10 by default) for a file another process
+    holds locked."""
 
     def __init__(
         self, path: str | Path, *, lease: float = DEFAULT_LEASE, busy_timeout: float = 10.0

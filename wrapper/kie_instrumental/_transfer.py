@@ -194,6 +194,10 @@ class Watch:
             self._dog.disarm(self)
 
 
+# The watchdog's thread, named for a thread dump.
+THREAD_NAME = "kie-instrumental-watchdog"
+
+
 class Watchdog:
     """One thread for all of a sync client's requests: at a request's deadline it shuts the
     request's socket, which ends a read blocked on a silent or dripping server."""
@@ -215,13 +219,16 @@ class Watchdog:
                 return
             heapq.heappush(self._heap, (watch.deadline, next(self._ids), watch))
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, daemon=True)
+                self._thread = threading.Thread(target=self._run, daemon=True, name=THREAD_NAME)
                 self._thread.start()
             self._wake.notify()
 
     def disarm(self, watch: Watch) -> None:
         with self._wake:
             watch.ended = True  # dropped from the heap when it comes up
+            # The thread looks again now: with no request left it ends, instead of waiting
+            # out the budget of one that has already finished.
+            self._wake.notify()
 
     def _run(self) -> None:
         with self._wake:
@@ -232,7 +239,7 @@ class Watchdog:
                     continue
                 left = deadline - time.monotonic()
                 if left > 0:
-                    self._wake.wait(min(left, 1.0))
+                    self._wake.wait(left)  # woken early by arm() and disarm()
                     continue
                 heapq.heappop(self._heap)
                 if watch.sock is not None:

@@ -150,7 +150,9 @@ def _column(name: str, value: Any) -> Any:
 
 class SQLiteJournal:
     """A journal in one SQLite file, shared by the processes of one machine (WAL mode; each
-    call opens its own short transaction, so threads and processes may share the file)."""
+    call opens its own short transaction, so threads and processes may share the file). A
+    call waits up to `busy_timeout` seconds (10 by default) for a file another process holds
+    locked."""
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 10.0) -> None:
         self.path = Path(path)
