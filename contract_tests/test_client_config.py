@@ -211,6 +211,8 @@ _RATE_RULE = "rate_limit must be (requests, seconds) with an integer >= 1 and a 
         ({"max_retries": None}, "max_retries must be an integer >= 0, got None"),
         ({"max_retries": 1.5}, "max_retries must be an integer >= 0, got 1.5"),
         ({"validate_requests": None}, "validate_requests must be True or False, got None"),
+        ({"validate_requests": "yes"}, "validate_requests must be True or False, got a str"),
+        ({"http_client": object()}, "http_client must be an httpx.Client, got a object"),
         ({"rate_limit": (1, "x")}, f"{_RATE_RULE}, got (1, a str)"),
         ({"rate_limit": (0, 1)}, f"{_RATE_RULE}, got (0, 1)"),
         ({"rate_limit": [1, 2, 3, 4]}, f"{_RATE_RULE}, a limiter or None, got (1, 2, 3, 4)"),
