@@ -199,6 +199,42 @@ class _OnlyBackOff:
 _RATE_RULE = "rate_limit must be (requests, seconds) with an integer >= 1 and a finite number > 0"
 
 
+_UNSENDABLE = (
+    "(CR, LF, NUL, spaces and non-ASCII characters cannot be sent in a header);"
+    " the key is not shown"
+)
+
+
+@pytest.mark.parametrize(
+    ("api_key", "message"),
+    [
+        (5, "api_key must be a string, got a int"),
+        ("", "no API key: pass api_key=... or set the KIE_API_KEY environment variable"),
+        (" \n", "no API key: pass api_key=... or set the KIE_API_KEY environment variable"),
+        ("ab cd", f"api_key contains a space at position 2 {_UNSENDABLE}"),
+        ("ab\x01cd", f"api_key contains a control character at position 2 {_UNSENDABLE}"),
+        ("abc\x7fd", f"api_key contains a control character at position 3 {_UNSENDABLE}"),
+        ("a\u00e9", f"api_key contains a non-ASCII character at position 1 {_UNSENDABLE}"),
+    ],
+)
+def test_a_key_that_cannot_be_sent_is_refused_saying_what_and_where(
+    api_key: object, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KIE_API_KEY", raising=False)
+    for cls in (KieClient, AsyncKieClient):
+        with pytest.raises(ConfigurationError) as caught:
+            cls(api_key=api_key)
+        assert str(caught.value) == message
+
+
+def test_a_key_of_every_visible_ascii_character_is_sent_as_it_is() -> None:
+    key = "".join(chr(code) for code in range(ord("!"), ord("~") + 1))  # "!" to "~"
+    seen: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200, json=CREDITS))
+    KieClient(api_key=key, http_client=httpx.Client(transport=transport)).get_credits()
+    assert seen[0].headers["authorization"] == f"Bearer {key}"
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
