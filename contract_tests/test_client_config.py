@@ -215,6 +215,7 @@ _UNSENDABLE = (
         ("ab\x01cd", f"api_key contains a control character at position 2 {_UNSENDABLE}"),
         ("abc\x7fd", f"api_key contains a control character at position 3 {_UNSENDABLE}"),
         ("a\u00e9", f"api_key contains a non-ASCII character at position 1 {_UNSENDABLE}"),
+        ("a\x80", f"api_key contains a non-ASCII character at position 1 {_UNSENDABLE}"),
     ],
 )
 def test_a_key_that_cannot_be_sent_is_refused_saying_what_and_where(
