@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,6 +29,24 @@ def _driver() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def fresh_mutmut_config() -> Iterator[None]:
+    """mutmut reads its configuration once, from the working directory: read it again for
+    this test, and again after it."""
+    configuration.reset_config()
+    yield
+    configuration.reset_config()
+
+
+@pytest.fixture
+def mutmut_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_mutmut_config: None) -> Path:
+    """A working directory mutmut accepts (its configuration, a source directory)."""
+    monkeypatch.chdir(tmp_path)
+    Path("pyproject.toml").write_text('[tool.mutmut]\nsource_paths = ["src"]\n', "utf-8")
+    Path("src").mkdir()
+    return tmp_path
 
 
 def test_every_listed_module_and_test_file_exists() -> None:
@@ -349,16 +368,12 @@ def test_a_run_notes_the_test_that_killed_each_mutant_and_ranks_them(
 
 
 def test_a_confirmed_equivalent_is_not_run_again_until_its_function_changes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+    tmp_path: Path, mutmut_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A listed equivalent that survived a run is recorded with its function's hash; a run
     from scratch gives mutmut that verdict back, and mutmut itself keeps it only while the
     function is unchanged (mutmut's own mutant generation decides, here run for real)."""
     driver = _driver()
-    monkeypatch.chdir(tmp_path)
-    Path("pyproject.toml").write_text('[tool.mutmut]\nsource_paths = ["src"]\n', "utf-8")
-    configuration.reset_config()
-    request.addfinalizer(configuration.reset_config)
     monkeypatch.setattr(driver, "STAGING", tmp_path)
     monkeypatch.setattr(driver, "CONFIRMED", tmp_path / "equivalents.json")
     listed = tmp_path / "MUTATION.md"
@@ -395,7 +410,7 @@ def test_a_confirmed_equivalent_is_not_run_again_until_its_function_changes(
 
 
 def test_a_mutant_only_make_test_sees_counts_killed_when_its_test_fails_on_plain_code(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_mutmut_config: None
 ) -> None:
     """The caller's-line test is left out of mutation runs (mutmut's trampolines add frames);
     a mutant listed as killed by it is checked on a plain copy of the code with the mutant
@@ -404,8 +419,6 @@ def test_a_mutant_only_make_test_sees_counts_killed_when_its_test_fails_on_plain
     driver = _driver()
     stage = driver._stage(tmp_path / "stage", {"_routes": MODULES["_routes"]}, TOOL)
     monkeypatch.chdir(stage)
-    configuration.reset_config()
-    request.addfinalizer(configuration.reset_config)
     from mutmut.__main__ import create_file_mutants
 
     source = Path("src/kie_instrumental/_routes.py")
@@ -426,17 +439,11 @@ def test_a_mutant_only_make_test_sees_counts_killed_when_its_test_fails_on_plain
 
 
 def test_the_clean_run_is_left_out_only_after_stats_passed_every_chosen_test(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+    mutmut_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """mutmut's clean run checks every chosen test passes on the unmutated code; its stats
     run, just before, ran the same tests on the same code. The clean run is left out only when
     that stats run covered every test (an empty list) and passed; otherwise it runs."""
-    # mutmut reads its configuration on import, from the working directory.
-    monkeypatch.chdir(tmp_path)
-    Path("pyproject.toml").write_text('[tool.mutmut]\nsource_paths = ["src"]\n', "utf-8")
-    Path("src").mkdir()
-    configuration.reset_config()
-    request.addfinalizer(configuration.reset_config)
     from mutation import runner
 
     ran: list[list[str]] = []
@@ -465,17 +472,11 @@ def test_the_clean_run_is_left_out_only_after_stats_passed_every_chosen_test(
 
 
 def test_the_libraries_caches_are_emptied_after_the_fork_servers_warm_up(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+    mutmut_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A test file that builds validation rules at import fills the library's caches in the
     fork server; every mutant's process would inherit the unmutated rules. The runner empties
     each of the library's caches after the warm-up, so a mutant computes them again."""
-    # mutmut reads its configuration on import, from the working directory.
-    monkeypatch.chdir(tmp_path)
-    Path("pyproject.toml").write_text('[tool.mutmut]\nsource_paths = ["src"]\n', "utf-8")
-    Path("src").mkdir()
-    configuration.reset_config()
-    request.addfinalizer(configuration.reset_config)
     from kie_instrumental import _spec, _validation
 
     from mutation import runner

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def function_of(mutant: str) -> str:
@@ -13,14 +15,25 @@ def function_of(mutant: str) -> str:
     return mutant.rpartition("__mutmut_")[0]
 
 
+def run_file(variable: str) -> dict[str, Any]:
+    """The JSON file an environment variable names for a run ({} without one)."""
+    path = os.environ.get(variable)
+    return _json_file(path) if path and Path(path).exists() else {}
+
+
+@functools.cache
+def _json_file(path: str) -> dict[str, Any]:
+    # Read once per process: the driver writes these files before a run and after it, never
+    # during, and mutmut's fork server reads them before it forks a process per mutant.
+    return dict(json.loads(Path(path).read_text("utf-8")))
+
+
 def killers_of(mutant: str) -> list[str]:
     """The tests that killed other mutants of the mutant's function in earlier runs, most
     kills first (`mutation/killers.json`, named by `KIE_MUTATION_KILLERS`)."""
-    path = os.environ.get("KIE_MUTATION_KILLERS")
-    if not mutant or not path or not Path(path).exists():
+    if not mutant:
         return []
-    found = json.loads(Path(path).read_text("utf-8")).get(function_of(mutant), [])
-    return [str(test) for test in found]
+    return [str(test) for test in run_file("KIE_MUTATION_KILLERS").get(function_of(mutant), [])]
 
 
 def forget_cached_results() -> int:

@@ -9,7 +9,7 @@ which the chosen modules are mutated) and links to what the tests read (`contrac
 `openapi/`, `examples/`, `README.md`). The generated client is imported from the editable
 install, unmutated. One mutmut run covers every chosen module: the suite's stats and clean
 runs (each test of the chosen files, twice) are paid once, not once per module, and each
-mutant still runs only the tests of its own module's files (`mutation/order.py`). A staging
+mutant still runs only the tests of its own module's files (`mutation/runner.py`). A staging
 directory is kept between runs, so mutmut only re-tests what changed.
 
     python -m mutation [module ...]     # default: every module in [tool.kie-mutation]
@@ -37,13 +37,13 @@ from mutation import function_of
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGING = ROOT / "build" / "mutation"
-# Per module, the test files chosen for it (from pyproject.toml), for mutation/order.py.
+# Per module, the test files chosen for it (from pyproject.toml), for mutation/runner.py.
 TEST_FILES = "test-files.json"
 SUMMARY = ROOT / "contract_tests" / "mutation-summary.md"
 EQUIVALENTS = ROOT / "contract_tests" / "MUTATION.md"
 EQUIVALENTS_HEADING = "Equivalent mutants"
-# Mutants only a test `make test` runs sees (a caller's line: mutmut's trampolines add frames),
-# each checked after the run on a plain copy of the code.
+# Mutants only a test `make test` runs sees (a caller's line or a signature's default, which
+# mutmut's trampolines hide), each checked after the run on a plain copy of the code.
 MAKE_TEST_HEADING = "Killed by `make test` only"
 MAKE_TEST_KILLS = "killed-by-make-test.json"
 # Per mutated function, the tests that killed its mutants, most kills first: the order a

@@ -33,13 +33,12 @@ import os
 import sys
 import time
 from collections.abc import Iterable
-from pathlib import Path
 
 from mutmut.__main__ import cli
 from mutmut.runners.harness import PytestRunner
 from mutmut.workers.isolation import ForkServerRunner
 
-from mutation import forget_cached_results, killers_of
+from mutation import forget_cached_results, killers_of, run_file
 
 _run_tests = PytestRunner.run_tests
 _warm_up = PytestRunner.warm_up
@@ -51,11 +50,8 @@ _all_passed_in_stats = False
 
 def own_tests(mutant: str, tests: list[str]) -> list[str]:
     """The mutant's tests in its own module's files (all of them when there are none)."""
-    path = os.environ.get("KIE_MUTATION_TEST_FILES")
-    if not path or not Path(path).exists():
-        return tests
     module = mutant.split(".")[1]  # kie_instrumental.<module>.<function>__mutmut_<n>
-    chosen = json.loads(Path(path).read_text("utf-8")).get(module)
+    chosen = run_file("KIE_MUTATION_TEST_FILES").get(module)
     if chosen is None:
         return tests
     files = {f"contract_tests/{name}" for name in chosen}
@@ -102,6 +98,9 @@ def _note_time(mutant: str, session: str, code: int, started: float) -> None:
 def warm_up(self: PytestRunner) -> None:
     _warm_up(self)
     forget_cached_results()
+    # Read here, once: every mutant's process is forked from this one.
+    run_file("KIE_MUTATION_KILLERS")
+    run_file("KIE_MUTATION_TEST_FILES")
 
 
 def collect_stats(self: ForkServerRunner, tests: Iterable[str] | None) -> int:
